@@ -1,0 +1,14 @@
+namespace AppHost.Redis;
+
+/// <summary>Where the <c>redis</c> resource's server comes from.</summary>
+public enum RedisRuntimeKind
+{
+    /// <summary>The <c>redis</c> container image, run by Docker or Podman (always used when publishing).</summary>
+    Container,
+
+    /// <summary>A <c>redis-server</c> found on PATH, run by the orchestrator as an executable resource.</summary>
+    Local,
+}
+
+/// <summary>The runtime that was chosen, and a sentence saying why (logged at start-up).</summary>
+public sealed record RedisRuntimeChoice(RedisRuntimeKind Kind, string Reason, string? RedisServerPath = null);

@@ -1,0 +1,67 @@
+using Aspire.Hosting;
+
+namespace AppHost.Redis;
+
+/// <summary>
+/// Decides how the <c>redis</c> resource runs, from the <c>Redis:Runtime</c> setting and what this machine has.
+/// Pure apart from the two probes it is given, so every branch is testable without a container engine.
+/// </summary>
+public static class RedisRuntimeSelector
+{
+    public const string Auto = "auto";
+    public const string Container = "container";
+    public const string Local = "local";
+    public static readonly IReadOnlyList<string> AllowedValues = [Auto, Container, Local];
+
+    /// <param name="setting">The <c>Redis:Runtime</c> value; null or empty means <c>auto</c>.</param>
+    /// <param name="isPublishMode">True when writing a deployment manifest: always the container.</param>
+    /// <param name="containerEngineAnswers">Probe: does a Docker or Podman engine answer?</param>
+    /// <param name="findRedisServer">Probe: the full path of <c>redis-server</c>, or null.</param>
+    public static RedisRuntimeChoice Select(
+        string? setting,
+        bool isPublishMode,
+        Func<bool> containerEngineAnswers,
+        Func<string?> findRedisServer)
+    {
+        ArgumentNullException.ThrowIfNull(containerEngineAnswers);
+        ArgumentNullException.ThrowIfNull(findRedisServer);
+
+        var runtime = string.IsNullOrWhiteSpace(setting) ? Auto : setting.Trim().ToLowerInvariant();
+        if (!AllowedValues.Contains(runtime))
+        {
+            throw new DistributedApplicationException(
+                $"Redis:Runtime is '{setting}', which is not a runtime this AppHost knows. " +
+                $"Allowed values: {string.Join(", ", AllowedValues)}.");
+        }
+
+        if (isPublishMode)
+        {
+            return new(RedisRuntimeKind.Container, "publishing: deployments always use the Redis container");
+        }
+
+        if (runtime == Container)
+        {
+            return new(RedisRuntimeKind.Container, "Redis:Runtime is 'container'");
+        }
+
+        if (runtime == Local)
+        {
+            var path = findRedisServer() ?? throw new DistributedApplicationException(
+                "Redis:Runtime is 'local' but no redis-server was found on PATH. " +
+                "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) " +
+                "or set Redis:Runtime to 'container' or 'auto'.");
+            return new(RedisRuntimeKind.Local, $"Redis:Runtime is 'local': {path}", path);
+        }
+
+        if (containerEngineAnswers())
+        {
+            return new(RedisRuntimeKind.Container, "auto: a container engine answered");
+        }
+
+        var found = findRedisServer() ?? throw new DistributedApplicationException(
+            "Redis needs a runtime and this machine has none: no container engine answered and no redis-server " +
+            "is on PATH. Either install and start Docker (or Podman), or install redis-server " +
+            "(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis).");
+        return new(RedisRuntimeKind.Local, $"auto: no container engine answered; using {found}", found);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace Platform.Hosting;
+
+/// <summary>What <c>GET {prefix}/about</c> answers: which service and process served the request, and its Redis round trip.</summary>
+public sealed record ServiceInfo(string Service, string Instance, double RedisPingMs);
+
+public static class ServiceInfoEndpoint
+{
+    private static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId}";
+
+    /// <summary>
+    /// Maps <c>GET {prefix}/about</c>: the service's name, this process, and a PING to Redis. Through the gateway
+    /// it shows which service a path reaches; with Redis down it answers 503 problem+json at once instead of waiting.
+    /// </summary>
+    public static RouteHandlerBuilder MapServiceInfo(this IEndpointRouteBuilder endpoints, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrWhiteSpace(prefix);
+
+        return endpoints.MapGet($"{prefix.TrimEnd('/')}/about", GetServiceInfo).WithName($"{prefix.Trim('/')}-about");
+    }
+
+    private static async Task<Results<Ok<ServiceInfo>, ProblemHttpResult>> GetServiceInfo(
+        IConnectionMultiplexer redis, IHostEnvironment environment)
+    {
+        if (!redis.IsConnected)
+        {
+            return RedisUnavailable();
+        }
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            await redis.GetDatabase().PingAsync();
+            var pingMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
+            return TypedResults.Ok(new ServiceInfo(environment.ApplicationName.ToLowerInvariant(), Instance, pingMs));
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+        {
+            return RedisUnavailable();
+        }
+    }
+
+    private static ProblemHttpResult RedisUnavailable() => TypedResults.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Redis is unavailable",
+        detail: "This service cannot reach Redis right now. Retry shortly.");
+}

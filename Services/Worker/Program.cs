@@ -1,0 +1,13 @@
+using Platform.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddRedisClient("redis");
+
+var app = builder.Build();
+
+app.MapDefaultEndpoints();
+app.MapServiceInfo("/worker");
+
+app.Run();
