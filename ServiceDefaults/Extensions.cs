@@ -21,6 +21,12 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
 
+    /// <summary>
+    /// A check that has not answered by then counts as unhealthy. Without it, the Redis check waits out the
+    /// client's 5 s command timeout while Redis is down, and the orchestrator's probes time out instead.
+    /// </summary>
+    public static readonly TimeSpan HealthCheckTimeout = TimeSpan.FromSeconds(2);
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -78,6 +84,20 @@ public static class Extensions
         builder.Services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
 
+        // PostConfigure sees every registration, including those that client integrations add later.
+        builder.Services.PostConfigure<HealthCheckServiceOptions>(options =>
+        {
+            foreach (var registration in options.Registrations)
+            {
+                if (registration.Timeout == Timeout.InfiniteTimeSpan)
+                {
+                    registration.Timeout = HealthCheckTimeout;
+                }
+                var factory = registration.Factory;
+                registration.Factory = services => new TimeBoundHealthCheck(factory(services));
+            }
+        });
+
         return builder;
     }
 
@@ -113,5 +133,15 @@ public static class Extensions
                 e => e.Key,
                 e => new { status = e.Value.Status.ToString(), durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1) }),
         }));
+    }
+
+    /// <summary>
+    /// Makes a check give up when its timeout fires. The health check service only cancels the token, and
+    /// checks that cannot take one (StackExchange.Redis commands) would otherwise run on regardless.
+    /// </summary>
+    private sealed class TimeBoundHealthCheck(IHealthCheck inner) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            inner.CheckHealthAsync(context, cancellationToken).WaitAsync(cancellationToken);
     }
 }

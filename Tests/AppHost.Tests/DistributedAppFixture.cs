@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AppHost.Tests;
+
+/// <summary>
+/// The whole system, started once per test collection exactly as <c>dotnet run --project AppHost</c> would start it
+/// (same Redis runtime selection), with a timeout on every wait. Tests talk to it over HTTP like any client.
+/// </summary>
+public sealed class DistributedAppFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+    public static readonly string[] Services = ["auth", "api", "notifier", "worker"];
+
+    private DistributedApplication? _app;
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
+
+    /// <summary>From the start of the AppHost to Redis and all four services reporting healthy.</summary>
+    public TimeSpan TimeToHealthy { get; private set; }
+
+    public async Task InitializeAsync()
+    {
+        var clock = Stopwatch.StartNew();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(timeout.Token);
+        _app = await builder.BuildAsync(timeout.Token);
+        await _app.StartAsync(timeout.Token);
+        foreach (var resource in Services.Prepend("redis"))
+        {
+            await WaitHealthyAsync(resource, timeout.Token);
+        }
+        TimeToHealthy = clock.Elapsed;
+    }
+
+    public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
+        App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
+
+    /// <summary>Runs one of the dashboard's resource commands (stop, start, restart) and checks it succeeded.</summary>
+    public async Task ExecuteCommandAsync(string resource, string command)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var result = await App.Services.GetRequiredService<ResourceCommandService>()
+            .ExecuteCommandAsync(resource, command, timeout.Token);
+        Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Tests that only read: they share one running system.</summary>
+[CollectionDefinition(Name)]
+public sealed class SystemCollection : ICollectionFixture<DistributedAppFixture>
+{
+    public const string Name = "system";
+}
+
+/// <summary>Tests that take Redis away: they get a system of their own.</summary>
+[CollectionDefinition(Name)]
+public sealed class OutageCollection : ICollectionFixture<DistributedAppFixture>
+{
+    public const string Name = "outage";
+}
