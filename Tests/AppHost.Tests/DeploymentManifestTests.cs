@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace AppHost.Tests;
+
+/// <summary>
+/// What <c>azd up</c> would deploy, read from the manifest the AppHost publishes. Needs no container engine:
+/// publishing only describes the resources.
+/// </summary>
+public sealed class DeploymentManifestTests : IAsyncLifetime
+{
+    private static readonly string[] Projects = ["auth", "api", "notifier", "worker"];
+    private readonly string _directory = Directory.CreateTempSubdirectory("manifest-").FullName;
+    private JsonObject _resources = new();
+
+    public async Task InitializeAsync()
+    {
+        var manifestPath = Path.Combine(_directory, "aspire-manifest.json");
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        // The SDK tells test hosts which dotnet runs them; a PATH of its folder alone hides docker and redis-server.
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var start = new ProcessStartInfo(dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList =
+            {
+                "run", "--project", global::Projects.AppHost.ProjectPath, "--no-build", "-c", configuration,
+                "--", "--publisher", "manifest", "--output-path", manifestPath,
+            },
+        };
+        // Publishing must not depend on what this machine has: it has neither engine nor redis-server here.
+        start.Environment["PATH"] = Path.GetDirectoryName(Path.GetFullPath(dotnet)) ?? "";
+        start.Environment["Redis__Runtime"] = "local";
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.True(process.ExitCode == 0, $"publishing the manifest failed:\n{await output}\n{await errors}");
+
+        _resources = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!["resources"]!.AsObject();
+    }
+
+    [Fact]
+    public void RedisIsDeployedAsAContainerWithASecretGeneratedPassword()
+    {
+        var redis = _resources["redis"]!;
+        Assert.Equal("container.v0", (string?)redis["type"]);
+        Assert.StartsWith("docker.io/library/redis:8", (string?)redis["image"]);
+        Assert.Contains("password={redis-password.value}", (string?)redis["connectionString"]);
+
+        var password = _resources["redis-password"]!;
+        Assert.Equal("parameter.v0", (string?)password["type"]);
+        Assert.True((bool?)password["inputs"]!["value"]!["secret"]);
+        Assert.NotNull(password["inputs"]!["value"]!["default"]!["generate"]);
+    }
+
+    [Fact]
+    public void EveryServiceIsAProjectThatReceivesTheRedisConnectionString()
+    {
+        foreach (var name in Projects)
+        {
+            var project = _resources[name]!;
+            Assert.Equal("project.v0", (string?)project["type"]);
+            Assert.Equal("{redis.connectionString}", (string?)project["env"]!["ConnectionStrings__redis"]);
+        }
+    }
+
+    [Fact]
+    public void NothingRunsAsAnExecutableAndOnlyTheGatewayIsExternal()
+    {
+        Assert.DoesNotContain(_resources, r => ((string?)r.Value!["type"])?.StartsWith("executable") == true);
+
+        var external = _resources
+            .Where(r => r.Value!["bindings"]?.AsObject().Any(b => (bool?)b.Value!["external"] == true) == true)
+            .Select(r => r.Key);
+        Assert.Equal(["api"], external);
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_directory, recursive: true);
+        return Task.CompletedTask;
+    }
+}
