@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AppHost.Tests;
@@ -16,12 +15,8 @@ public sealed class DistributedAppFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
-    /// <summary>From the start of the AppHost to Redis and all four services reporting healthy.</summary>
-    public TimeSpan TimeToHealthy { get; private set; }
-
     public async Task InitializeAsync()
     {
-        var clock = Stopwatch.StartNew();
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(timeout.Token);
         _app = await builder.BuildAsync(timeout.Token);
@@ -30,7 +25,6 @@ public sealed class DistributedAppFixture : IAsyncLifetime
         {
             await WaitHealthyAsync(resource, timeout.Token);
         }
-        TimeToHealthy = clock.Elapsed;
     }
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>

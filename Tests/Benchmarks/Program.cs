@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Benchmarks;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+// dotnet run -c Release --project Tests/Benchmarks -- <name> [--seconds N]
+var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
+{
+    [RedisBaseline.Name] = RedisBaseline.RunAsync,
+};
+
+var name = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
+if (name is null || !benchmarks.TryGetValue(name, out var benchmark))
+{
+    Console.Error.WriteLine($"Usage: dotnet run -c Release --project Tests/Benchmarks -- <name> [--seconds N]");
+    Console.Error.WriteLine($"Benchmarks: {string.Join(", ", benchmarks.Keys)}");
+    return 2;
+}
+
+var secondsAt = Array.IndexOf(args, "--seconds");
+var seconds = secondsAt >= 0 && secondsAt + 1 < args.Length ? double.Parse(args[secondsAt + 1]) : 5;
+
+#if DEBUG
+Console.Error.WriteLine("Warning: a Debug build; run with -c Release for figures worth reporting.");
+#endif
+
+await using var server = await RedisServerProcess.StartNewAsync();
+await using var redis = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},allowAdmin=true");
+var version = (await redis.GetServers().Single().InfoAsync("server"))
+    .SelectMany(g => g).First(kv => kv.Key == "redis_version").Value;
+
+Console.WriteLine($"# {name}: redis-server {version} on 127.0.0.1:{server.Port}, {Environment.ProcessorCount} cores, " +
+    $".NET {Environment.Version}, {seconds} s per row after a {Math.Min(1, seconds)} s warm-up");
+Console.WriteLine();
+
+var clock = Stopwatch.StartNew();
+await benchmark(new BenchmarkContext(redis, server, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(Math.Min(1, seconds))));
+Console.WriteLine($"Done in {clock.Elapsed.TotalSeconds:0} s.");
+return 0;
