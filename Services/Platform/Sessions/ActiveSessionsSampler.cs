@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Platform.Sessions;
+
+/// <summary>
+/// Feeds the <c>sessions.active</c> gauge: every 30 s, counts session keys with SCAN (never KEYS). The cost
+/// grows with the keyspace, so exactly one service (auth) runs it.
+/// </summary>
+public sealed class ActiveSessionsSampler(IConnectionMultiplexer redis, SessionTelemetry telemetry, ILogger<ActiveSessionsSampler> logger)
+    : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(30);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        do
+        {
+            try
+            {
+                long count = 0;
+                foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+                {
+                    await foreach (var _ in server.KeysAsync(pattern: SessionKeys.ScanPattern, pageSize: 1000).WithCancellation(stoppingToken))
+                    {
+                        count++;
+                    }
+                }
+                telemetry.ReportActiveSessions(count);
+            }
+            catch (Exception e) when (e is RedisException)
+            {
+                logger.LogDebug("Could not count active sessions: {Message}", e.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+}

@@ -1,0 +1,15 @@
+namespace Platform.Sessions;
+
+/// <summary>
+/// The one place that names session keys. Everything of one user shares the hash tag <c>{u:&lt;id&gt;}</c>,
+/// so a script may touch all of it on a Redis cluster.
+/// </summary>
+internal static class SessionKeys
+{
+    public static string SessionPrefix(string userId) => $"auth:{{u:{userId}}}:session:";
+    public static string Session(string userId, string tokenHash) => SessionPrefix(userId) + tokenHash;
+    public static string Index(string userId) => $"auth:{{u:{userId}}}:sessions";
+    public static string Permissions(string userId, string projectId) => $"auth:{{u:{userId}}}:perm:{projectId}";
+    public static string PermissionsGeneration(string userId, string projectId) => $"auth:{{u:{userId}}}:perm-gen:{projectId}";
+    public const string ScanPattern = "auth:{u:*}:session:*";
+}

@@ -1,0 +1,26 @@
+--[[ update-user.lua: rewrite fields of every live session of a user (a tier or role change) at once.
+  KEYS[1]  user's index   auth:{u:<id>}:sessions
+  ARGV[1]  session key prefix   auth:{u:<id>}:session:
+  ARGV[2..] field, value pairs to set, e.g. 'tier', 'premium', 'roles', 'user'
+  Returns  the number of sessions rewritten.
+]]
+local index, prefix = KEYS[1], ARGV[1]
+
+local fields = {}
+for i = 2, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+
+local entries = redis.call('HGETALL', index)
+local updated = 0
+for i = 1, #entries, 2 do
+  local session = prefix .. entries[i + 1]
+  -- HSET on a session that has expired would bring it back as a hash with no TTL: check first.
+  if redis.call('EXISTS', session) == 1 then
+    redis.call('HSET', session, unpack(fields))
+    updated = updated + 1
+  else
+    redis.call('HDEL', index, entries[i])
+  end
+end
+return updated

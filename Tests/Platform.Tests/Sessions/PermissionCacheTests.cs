@@ -1,0 +1,50 @@
+using Platform.Sessions;
+using Platform.Tests.Redis;
+
+namespace Platform.Tests.Sessions;
+
+[Collection(RedisCollection.Name)]
+public sealed class PermissionCacheTests(RedisServerFixture redis)
+{
+    private readonly PermissionCache _cache = new(redis.Connection);
+    private readonly string _user = Guid.NewGuid().ToString("N");
+
+    [Fact]
+    public async Task AnAnswerIsLoadedOnceAndServedFromRedisUntilInvalidated()
+    {
+        var loads = 0;
+        string[] permissions = ["read", "deploy"];
+        Task<IReadOnlyList<string>> Load(CancellationToken _) { loads++; return Task.FromResult<IReadOnlyList<string>>(permissions); }
+
+        Assert.Equal(permissions, await _cache.GetOrLoadAsync(_user, "p1", Load));
+        Assert.Equal(permissions, await _cache.GetOrLoadAsync(_user, "p1", Load));
+        // Another replica (its own connection) sees the same cached answer.
+        await using var other = await redis.ConnectAsync();
+        Assert.Equal(permissions, await new PermissionCache(other).GetOrLoadAsync(_user, "p1", Load));
+        Assert.Equal(1, loads);
+
+        permissions = ["read"];
+        await new PermissionCache(other).InvalidateAsync(_user, "p1");
+
+        Assert.Equal(["read"], await _cache.GetOrLoadAsync(_user, "p1", Load));
+        Assert.Equal(2, loads);
+    }
+
+    [Fact]
+    public async Task ALoadOverlappingAnInvalidationIsNotCached()
+    {
+        var release = new TaskCompletionSource();
+        var slowLoad = _cache.GetOrLoadAsync(_user, "p2", async _ =>
+        {
+            await release.Task;
+            return (IReadOnlyList<string>)["admin"]; // read from the store before the membership changed
+        });
+
+        await _cache.InvalidateAsync(_user, "p2"); // the membership changes while the load is in flight
+        release.SetResult();
+        Assert.Equal(["admin"], await slowLoad);
+
+        var reloaded = await _cache.GetOrLoadAsync(_user, "p2", _ => Task.FromResult<IReadOnlyList<string>>(["none"]));
+        Assert.Equal(["none"], reloaded);
+    }
+}

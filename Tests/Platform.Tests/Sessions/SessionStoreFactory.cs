@@ -1,0 +1,19 @@
+using Microsoft.Extensions.DependencyInjection;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using Platform.Sessions;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Sessions;
+
+internal static class SessionStoreFactory
+{
+    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+
+    public static SessionStore Create(IConnectionMultiplexer redis, SessionOptions? options = null) =>
+        new(redis, Options.Create(options ?? new SessionOptions()), new SessionTelemetry(Meters));
+
+    /// <summary>A user no other test uses, so tests can share one server.</summary>
+    public static SessionUser NewUser(string tier = "user") =>
+        new(Random.Shared.NextInt64(1, long.MaxValue).ToString(), "ada@example.com", "Ada", ["user"], tier);
+}

@@ -1,0 +1,227 @@
+using System.Buffers.Text;
+using Platform.Sessions;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Sessions;
+
+[Collection(RedisCollection.Name)]
+public sealed class SessionStoreTests(RedisServerFixture redis)
+{
+    private readonly SessionStore _store = SessionStoreFactory.Create(redis.Connection);
+
+    [Fact]
+    public async Task ATokenCarries256RandomBitsAndNoRedisKeyOrValueContainsIt()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var tokens = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            tokens.Add((await _store.CreateAsync(user, "test-agent")).Token);
+        }
+
+        var secrets = tokens.Select(t => t[(t.IndexOf('.') + 1)..]).ToList();
+        Assert.All(secrets, s => Assert.Equal(32, Base64Url.DecodeFromChars(s).Length));
+        Assert.Equal(secrets.Count, secrets.Distinct().Count());
+
+        var everything = await DumpUserKeysAsync(user.UserId);
+        Assert.NotEmpty(everything);
+        foreach (var secret in secrets)
+        {
+            Assert.DoesNotContain(everything, text => text.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task AValidTokenOpensItsSessionAndAForgedOneOpensNothing()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var created = await _store.CreateAsync(user, "curl/8");
+
+        var session = await _store.ValidateAsync(created.Token);
+        Assert.Equal(created.Session.Id, session!.Id);
+        Assert.Equal(user.UserId, session.User.UserId);
+        Assert.Equal("curl/8", session.UserAgent);
+
+        var secret = created.Token[(created.Token.IndexOf('.') + 1)..];
+        var otherUser = SessionStoreFactory.NewUser().UserId;
+        Assert.Null(await _store.ValidateAsync($"{otherUser}.{secret}"));
+        Assert.Null(await _store.ValidateAsync(created.Token[..^1] + (created.Token[^1] == 'A' ? 'B' : 'A')));
+        Assert.Null(await _store.ValidateAsync("not-a-token"));
+        Assert.Null(await _store.ValidateAsync("}{.xyz"));
+        Assert.Null(await _store.ValidateAsync(null));
+    }
+
+    [Fact]
+    public async Task AnIdleSessionExpiresAndUseKeepsItAlive()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions
+        {
+            IdleTimeout = TimeSpan.FromSeconds(1),
+            AbsoluteTimeout = TimeSpan.FromSeconds(30),
+            TouchInterval = TimeSpan.Zero,
+        });
+        var used = await store.CreateAsync(SessionStoreFactory.NewUser(), null);
+        var idle = await store.CreateAsync(SessionStoreFactory.NewUser(), null);
+
+        // Used every 300 ms for 2 s: twice the idle timeout, and still alive.
+        for (var i = 0; i < 7; i++)
+        {
+            await Task.Delay(300);
+            Assert.NotNull(await store.ValidateAsync(used.Token));
+        }
+
+        Assert.Null(await store.ValidateAsync(idle.Token));
+    }
+
+    [Fact]
+    public async Task ASessionEndsAtItsAbsoluteExpiryHoweverMuchItIsUsed()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions
+        {
+            IdleTimeout = TimeSpan.FromSeconds(30),
+            AbsoluteTimeout = TimeSpan.FromSeconds(1.5),
+            TouchInterval = TimeSpan.Zero,
+        });
+        var user = SessionStoreFactory.NewUser();
+        var created = await store.CreateAsync(user, null);
+
+        var lastValid = DateTimeOffset.MinValue;
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(3);
+        while (DateTimeOffset.UtcNow < deadline && await store.ValidateAsync(created.Token) is not null)
+        {
+            lastValid = DateTimeOffset.UtcNow;
+            await Task.Delay(100);
+        }
+
+        Assert.True(lastValid > created.Session.CreatedAt.AddSeconds(1.2), "refused well before its absolute expiry");
+        Assert.Null(await store.ValidateAsync(created.Token));
+        Assert.Empty(await store.ListAsync(user.UserId));
+    }
+
+    [Fact]
+    public async Task LastActivityIsWrittenAtMostOncePerTouchInterval()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions { TouchInterval = TimeSpan.FromMinutes(1) });
+        var created = await store.CreateAsync(SessionStoreFactory.NewUser(), null);
+        await Task.Delay(50);
+
+        var first = await store.ValidateAsync(created.Token);
+        var second = await store.ValidateAsync(created.Token);
+
+        Assert.Equal(created.Session.LastActivity, first!.LastActivity);
+        Assert.Equal(created.Session.LastActivity, second!.LastActivity);
+
+        var touching = SessionStoreFactory.Create(redis.Connection, new SessionOptions { TouchInterval = TimeSpan.Zero });
+        Assert.True((await touching.ValidateAsync(created.Token))!.LastActivity > created.Session.LastActivity);
+    }
+
+    [Fact]
+    public async Task HundredConcurrentSignInsOfOneUserAllSucceedAndTheIndexHoldsExactlyThem()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
+        try
+        {
+            var stores = connections.Select(c => SessionStoreFactory.Create(c)).ToArray();
+            var created = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() => stores[i % 4].CreateAsync(user, $"agent-{i}"))));
+
+            var listed = await _store.ListAsync(user.UserId);
+            Assert.Equal(created.Select(c => c.Session.Id).Order(), listed.Select(s => s.Id).Order());
+            var validated = await Task.WhenAll(created.Select(c => _store.ValidateAsync(c.Token)));
+            Assert.All(validated, Assert.NotNull);
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task RevokeAllEndsEveryOneOfTwoHundredSessionsInOneRoundTrip()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var bystander = await _store.CreateAsync(SessionStoreFactory.NewUser(), null);
+        var created = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => _store.CreateAsync(user, null)));
+
+        // A connection of its own, to count exactly this call; the script is already loaded (the first call of a
+        // script after a server start costs one more round trip, NOSCRIPT then EVAL).
+        await using var counted = await redis.ConnectAsync();
+        var store = SessionStoreFactory.Create(counted);
+        await store.RevokeAllAsync(SessionStoreFactory.NewUser().UserId);
+        var before = counted.OperationCount;
+        var removed = await store.RevokeAllAsync(user.UserId);
+        Assert.Equal(1, counted.OperationCount - before);
+
+        Assert.Equal(200, removed);
+        var validated = await Task.WhenAll(created.Select(c => _store.ValidateAsync(c.Token)));
+        Assert.All(validated, Assert.Null);
+        Assert.Empty(await DumpUserKeysAsync(user.UserId));
+        Assert.NotNull(await _store.ValidateAsync(bystander.Token));
+    }
+
+    [Fact]
+    public async Task RevokingOneSessionByItsIdLeavesTheOthers()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var phone = await _store.CreateAsync(user, "phone");
+        var laptop = await _store.CreateAsync(user, "laptop");
+
+        Assert.True(await _store.RevokeAsync(user.UserId, phone.Session.Id));
+        Assert.False(await _store.RevokeAsync(user.UserId, phone.Session.Id));
+        Assert.False(await _store.RevokeAsync(SessionStoreFactory.NewUser().UserId, laptop.Session.Id));
+
+        Assert.Null(await _store.ValidateAsync(phone.Token));
+        Assert.NotNull(await _store.ValidateAsync(laptop.Token));
+        Assert.Equal([laptop.Session.Id], (await _store.ListAsync(user.UserId)).Select(s => s.Id));
+    }
+
+    [Fact]
+    public async Task ATierChangeReachesEveryLiveSessionAndRevivesNoExpiredOne()
+    {
+        var user = SessionStoreFactory.NewUser(tier: "user");
+        var live = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => _store.CreateAsync(user, null)));
+        var shortLived = SessionStoreFactory.Create(redis.Connection, new SessionOptions { IdleTimeout = TimeSpan.FromMilliseconds(200) });
+        var expired = await shortLived.CreateAsync(user, null);
+        await Task.Delay(400);
+
+        var updated = await _store.UpdateUserAsync(user.UserId, "premium", ["user", "beta"]);
+
+        Assert.Equal(5, updated);
+        foreach (var session in await Task.WhenAll(live.Select(c => _store.ValidateAsync(c.Token))))
+        {
+            Assert.Equal("premium", session!.User.Tier);
+            Assert.Equal(["user", "beta"], session.User.Roles);
+        }
+        var expiredKey = (await DumpUserKeysAsync(user.UserId)).Count(k => k.Contains(expired.Session.Id));
+        Assert.Equal(0, expiredKey);
+        Assert.Null(await _store.ValidateAsync(expired.Token));
+    }
+
+    [Fact]
+    public async Task ValidationWorksAgainAfterTheServerForgetsItsScripts()
+    {
+        var created = await _store.CreateAsync(SessionStoreFactory.NewUser(), null);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Server.ConnectionString},allowAdmin=true");
+        await admin.GetServers().Single().ScriptFlushAsync();
+
+        Assert.NotNull(await _store.ValidateAsync(created.Token));
+    }
+
+    /// <summary>Every key of the user's hash tag and its contents, as text.</summary>
+    private async Task<List<string>> DumpUserKeysAsync(string userId)
+    {
+        var db = redis.Connection.GetDatabase();
+        var dump = new List<string>();
+        await foreach (var key in redis.Connection.GetServers().Single().KeysAsync(pattern: $"auth:{{u:{userId}}}:*"))
+        {
+            dump.Add(key!);
+            var entries = await db.HashGetAllAsync(key);
+            dump.AddRange(entries.Select(e => $"{e.Name}={e.Value}"));
+        }
+        return dump;
+    }
+}
