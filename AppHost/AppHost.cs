@@ -4,8 +4,15 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var redis = builder.AddRedisRuntime("redis");
 
+// The first admin. The password is generated unless Parameters:admin-password is set; the dashboard shows it.
+var adminEmail = builder.AddParameter("admin-email", "admin@example.com", publishValueAsDefault: true);
+var adminPassword = builder.AddParameter("admin-password",
+    new GenerateParameterDefault { MinLength = 16, Special = false }, secret: true);
+
 var auth = builder.AddProject<Projects.Auth>("auth")
     .WithReference(redis).WaitFor(redis)
+    .WithEnvironment("Auth__AdminEmail", adminEmail)
+    .WithEnvironment("Auth__AdminPassword", adminPassword)
     .WithHttpHealthCheck("/health");
 
 var notifier = builder.AddProject<Projects.Notifier>("notifier")

@@ -1,9 +1,11 @@
 using Platform.Hosting;
+using Platform.Sessions;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
+builder.AddPlatformRedis();
+builder.AddSessionAuthentication();
 
 // The gateway: /auth/* and /notifications/* go to those services, found by service discovery (appsettings.json).
 builder.Services.AddReverseProxy()
@@ -13,7 +15,10 @@ builder.Services.AddReverseProxy()
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapServiceInfo("/api");
+app.MapWhoAmI("/api");
 app.MapReverseProxy();
 
 app.Run();

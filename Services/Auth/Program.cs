@@ -1,13 +1,24 @@
+using Auth;
+using Auth.Users;
 using Platform.Hosting;
+using Platform.Sessions;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
+builder.AddPlatformRedis();
+builder.AddSessionAuthentication();
+builder.AddUsers();
+builder.Services.AddHostedService<ActiveSessionsSampler>();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
-app.MapServiceInfo("/auth");
+app.UseAuthentication();
+app.UseAuthorization();
 
+app.MapServiceInfo("/auth");
+app.MapAuthApi();
+
+await app.InitializeUsersAsync();
 app.Run();

@@ -3,7 +3,7 @@ using Platform.Hosting;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddRedisClient("redis");
+builder.AddPlatformRedis();
 
 var app = builder.Build();
 

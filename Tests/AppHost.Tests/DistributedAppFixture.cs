@@ -13,12 +13,17 @@ public sealed class DistributedAppFixture : IAsyncLifetime
 
     private DistributedApplication? _app;
 
+    /// <summary>The seeded admin (the AppHost's admin-email default and an admin-password chosen per run).</summary>
+    public string AdminEmail => "admin@example.com";
+    public string AdminPassword { get; } = $"admin-{Guid.NewGuid():N}";
+
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
     public async Task InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(timeout.Token);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [$"--Parameters:admin-password={AdminPassword}"], timeout.Token);
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);
         foreach (var resource in Services.Prepend("redis"))
@@ -26,6 +31,10 @@ public sealed class DistributedAppFixture : IAsyncLifetime
             await WaitHealthyAsync(resource, timeout.Token);
         }
     }
+
+    /// <summary>A client of the gateway, the only way in from outside; it keeps no cookies.</summary>
+    public HttpClient CreateGatewayClient() =>
+        new(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = App.GetEndpoint("api", "http") };
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
         App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);

@@ -12,8 +12,8 @@ public static class SessionAuthenticationExtensions
     /// </summary>
     public static TBuilder AddSessionAuthentication<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        builder.Services.AddOptions<SessionOptions>()
-            .Bind(builder.Configuration.GetSection(SessionOptions.SectionName))
+        builder.Services.AddOptions<SessionStoreOptions>()
+            .Bind(builder.Configuration.GetSection(SessionStoreOptions.SectionName))
             .Validate(o => o.IdleTimeout > TimeSpan.Zero && o.AbsoluteTimeout > TimeSpan.Zero && o.TouchInterval >= TimeSpan.Zero,
                 "Sessions: IdleTimeout and AbsoluteTimeout must be positive, TouchInterval not negative.")
             .ValidateOnStart();

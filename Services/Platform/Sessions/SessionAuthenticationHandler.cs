@@ -17,7 +17,7 @@ public sealed class SessionAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     SessionStore sessions,
-    IOptions<SessionOptions> options)
+    IOptions<SessionStoreOptions> options)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "session";

@@ -9,7 +9,7 @@ namespace Platform.Sessions;
 /// Sessions in Redis. Every operation is one script (one round trip) on the keys of one user, decided on the
 /// server's clock. Redis errors are not caught here: the host turns them into 503 (see RedisOutage).
 /// </summary>
-public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionOptions> options, SessionTelemetry telemetry)
+public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionStoreOptions> options, SessionTelemetry telemetry)
 {
     private static readonly RedisScript CreateScript = RedisScript.FromResource<SessionStore>("create.lua");
     private static readonly RedisScript ValidateScript = RedisScript.FromResource<SessionStore>("validate.lua");
@@ -18,7 +18,7 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionO
     private static readonly RedisScript RevokeAllScript = RedisScript.FromResource<SessionStore>("revoke-all.lua");
     private static readonly RedisScript UpdateUserScript = RedisScript.FromResource<SessionStore>("update-user.lua");
 
-    private SessionOptions Options => options.Value;
+    private SessionStoreOptions Options => options.Value;
     private IDatabase Db => redis.GetDatabase();
 
     public async Task<CreatedSession> CreateAsync(SessionUser user, string? userAgent)

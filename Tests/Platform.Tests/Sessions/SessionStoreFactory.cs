@@ -10,8 +10,8 @@ internal static class SessionStoreFactory
 {
     private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 
-    public static SessionStore Create(IConnectionMultiplexer redis, SessionOptions? options = null) =>
-        new(redis, Options.Create(options ?? new SessionOptions()), new SessionTelemetry(Meters));
+    public static SessionStore Create(IConnectionMultiplexer redis, SessionStoreOptions? options = null) =>
+        new(redis, Options.Create(options ?? new SessionStoreOptions()), new SessionTelemetry(Meters));
 
     /// <summary>A user no other test uses, so tests can share one server.</summary>
     public static SessionUser NewUser(string tier = "user") =>

@@ -55,7 +55,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
     [Fact]
     public async Task AnIdleSessionExpiresAndUseKeepsItAlive()
     {
-        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions
         {
             IdleTimeout = TimeSpan.FromSeconds(1),
             AbsoluteTimeout = TimeSpan.FromSeconds(30),
@@ -77,7 +77,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
     [Fact]
     public async Task ASessionEndsAtItsAbsoluteExpiryHoweverMuchItIsUsed()
     {
-        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions
         {
             IdleTimeout = TimeSpan.FromSeconds(30),
             AbsoluteTimeout = TimeSpan.FromSeconds(1.5),
@@ -102,7 +102,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
     [Fact]
     public async Task LastActivityIsWrittenAtMostOncePerTouchInterval()
     {
-        var store = SessionStoreFactory.Create(redis.Connection, new SessionOptions { TouchInterval = TimeSpan.FromMinutes(1) });
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions { TouchInterval = TimeSpan.FromMinutes(1) });
         var created = await store.CreateAsync(SessionStoreFactory.NewUser(), null);
         await Task.Delay(50);
 
@@ -112,7 +112,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
         Assert.Equal(created.Session.LastActivity, first!.LastActivity);
         Assert.Equal(created.Session.LastActivity, second!.LastActivity);
 
-        var touching = SessionStoreFactory.Create(redis.Connection, new SessionOptions { TouchInterval = TimeSpan.Zero });
+        var touching = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions { TouchInterval = TimeSpan.Zero });
         Assert.True((await touching.ValidateAsync(created.Token))!.LastActivity > created.Session.LastActivity);
     }
 
@@ -184,7 +184,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
     {
         var user = SessionStoreFactory.NewUser(tier: "user");
         var live = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => _store.CreateAsync(user, null)));
-        var shortLived = SessionStoreFactory.Create(redis.Connection, new SessionOptions { IdleTimeout = TimeSpan.FromMilliseconds(200) });
+        var shortLived = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions { IdleTimeout = TimeSpan.FromMilliseconds(200) });
         var expired = await shortLived.CreateAsync(user, null);
         await Task.Delay(400);
 

@@ -1,7 +1,7 @@
 namespace Platform.Sessions;
 
 /// <summary>Session lifetimes and where the token travels. Bound from the <c>Sessions</c> configuration section.</summary>
-public sealed class SessionOptions
+public sealed class SessionStoreOptions
 {
     public const string SectionName = "Sessions";
 
