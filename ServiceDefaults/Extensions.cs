@@ -21,6 +21,9 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
 
+    /// <summary>The ActivitySource and Meter names of the Redis building blocks in Services/Platform.</summary>
+    private const string PlatformTelemetryPrefix = "Platform.*";
+
     /// <summary>
     /// A check that has not answered by then counts as unhealthy. Without it, the Redis check waits out the
     /// client's 5 s command timeout while Redis is down, and the orchestrator's probes time out instead.
@@ -59,11 +62,14 @@ public static class Extensions
             {
                 metrics.AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
-                    .AddRuntimeInstrumentation();
+                    .AddRuntimeInstrumentation()
+                    // Every Redis building block's meter (Platform.Sessions, ...).
+                    .AddMeter(PlatformTelemetryPrefix);
             })
             .WithTracing(tracing =>
             {
                 tracing.AddSource(builder.Environment.ApplicationName)
+                    .AddSource(PlatformTelemetryPrefix)
                     .AddAspNetCoreInstrumentation(options =>
                         options.Filter = context =>
                             !context.Request.Path.StartsWithSegments(HealthEndpointPath)

@@ -7,6 +7,7 @@ using StackExchange.Redis;
 var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
 {
     [RedisBaseline.Name] = RedisBaseline.RunAsync,
+    [SessionsBenchmark.Name] = SessionsBenchmark.RunAsync,
 };
 
 var name = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));

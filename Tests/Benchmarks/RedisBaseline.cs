@@ -38,14 +38,14 @@ public static class RedisBaseline
             ("EVALSHA (one-line INCR)", await PrepareEvalShaAsync(context.Redis)),
         };
 
-        var table = new MarkdownTable("operation", "callers", "ops/s", "p50 µs", "p99 µs", "round trips/op", "server commands/op");
+        var table = new MarkdownTable("operation", "callers", "ops/s", "p50 µs", "p99 µs", "round trips/op", "server commands/op", "server µs/op");
         foreach (var (name, run) in operations)
         {
             var cost = await CommandCost.MeasureAsync(context.Redis, 1000, run);
             foreach (var concurrency in Concurrency)
             {
                 var result = await LoadRunner.RunAsync(concurrency, context.Duration, context.Warmup, run);
-                table.Add(name, concurrency, result.OpsPerSecond, result.P50Micros, result.P99Micros, cost.RoundTrips, cost.ServerCommands);
+                table.Add(name, concurrency, result.OpsPerSecond, result.P50Micros, result.P99Micros, cost.RoundTrips, cost.ServerCommands, cost.ServerMicros);
             }
         }
         context.Print($"## {Name}", table);

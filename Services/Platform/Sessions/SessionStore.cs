@@ -107,18 +107,21 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
             [SessionKeys.Index(userId)], [SessionKeys.SessionPrefix(userId), "tier", tier, "roles", string.Join(',', roles)]);
     }
 
+    /// <summary>The order of the values validate.lua returns.</summary>
+    private enum ValidatedFields { Sid, Uid, Email, Name, Roles, Tier, UserAgent, Created, Last, Absolute }
+
     private Session Read(RedisResult result)
     {
-        var fields = result.ToDictionary();
-        string Field(string name) => (string)fields[name]!;
-        var roles = Field("roles").Split(',', StringSplitOptions.RemoveEmptyEntries);
-        var last = Time(Field("last"));
-        var absolute = Time(Field("abs"));
+        var values = (RedisValue[])result!;
+        string Field(ValidatedFields field) => values[(int)field]!;
+        var last = Time(values[(int)ValidatedFields.Last]);
+        var absolute = Time(values[(int)ValidatedFields.Absolute]);
         return new Session(
-            Field("sid"),
-            new SessionUser(Field("uid"), Field("email"), Field("name"), roles, Field("tier")),
-            Field("ua"),
-            Time(Field("created")),
+            Field(ValidatedFields.Sid),
+            new SessionUser(Field(ValidatedFields.Uid), Field(ValidatedFields.Email), Field(ValidatedFields.Name),
+                Field(ValidatedFields.Roles).Split(',', StringSplitOptions.RemoveEmptyEntries), Field(ValidatedFields.Tier)),
+            Field(ValidatedFields.UserAgent),
+            Time(values[(int)ValidatedFields.Created]),
             last,
             absolute,
             Earlier(last + Options.IdleTimeout, absolute));
@@ -127,7 +130,6 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
     private static string NewSessionId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12));
     private static long Milliseconds(TimeSpan t) => (long)t.TotalMilliseconds;
     private static DateTimeOffset Time(RedisValue unixMs) => DateTimeOffset.FromUnixTimeMilliseconds((long)unixMs);
-    private static DateTimeOffset Time(string unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(unixMs));
     private static DateTimeOffset Earlier(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
     private static string Truncate(string s, int max) => s.Length <= max ? s : s[..max];
 }

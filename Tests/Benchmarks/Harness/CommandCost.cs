@@ -5,7 +5,11 @@ namespace Benchmarks.Harness;
 /// <summary>What one operation costs Redis: round trips the client sent, and commands the server ran.</summary>
 /// <param name="RoundTrips">Commands sent by the client (StackExchange.Redis's operation count).</param>
 /// <param name="ServerCommands">Commands the server executed (<c>INFO commandstats</c>), counting those a script calls.</param>
-public sealed record CommandCost(double RoundTrips, double ServerCommands)
+/// <param name="ServerMicros">
+/// Server CPU time per operation (<c>INFO commandstats</c> usec of top-level commands): what bounds throughput once
+/// Redis's one thread is saturated, and far steadier than ops/s on a busy machine.
+/// </param>
+public sealed record CommandCost(double RoundTrips, double ServerCommands, double ServerMicros)
 {
     /// <summary>
     /// Runs <paramref name="operation"/> <paramref name="count"/> times, one at a time, and divides. Counts
@@ -14,30 +18,48 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands)
     public static async Task<CommandCost> MeasureAsync(IConnectionMultiplexer redis, int count, Func<Task> operation)
     {
         var server = redis.GetServers().Single();
-        var serverBefore = await ServerCallsAsync(server);
+        var serverBefore = await ServerStatsAsync(server);
         var clientBefore = redis.OperationCount;
         for (var i = 0; i < count; i++)
         {
             await operation();
         }
         var clientAfter = redis.OperationCount;
-        var serverAfter = await ServerCallsAsync(server);
+        var serverAfter = await ServerStatsAsync(server);
 
         // The INFO that took the first reading is counted by the server in the second reading, and the
         // multiplexer's own once-a-second heartbeat may add one or two: negligible over many operations.
-        return new((clientAfter - clientBefore) / (double)count, (serverAfter - serverBefore - 1) / (double)count);
+        // A script's time already includes the commands it calls, which INFO also lists on their own; an
+        // operation measured here is either scripts or plain commands, never both.
+        var scriptMicros = serverAfter.ScriptMicros - serverBefore.ScriptMicros;
+        var otherMicros = serverAfter.OtherMicros - serverBefore.OtherMicros;
+        return new(
+            (clientAfter - clientBefore) / (double)count,
+            (serverAfter.Calls - serverBefore.Calls - 1) / (double)count,
+            (scriptMicros > 0 ? scriptMicros : otherMicros) / (double)count);
     }
 
-    private static async Task<long> ServerCallsAsync(IServer server)
+    private static async Task<(long Calls, long ScriptMicros, long OtherMicros)> ServerStatsAsync(IServer server)
     {
         var info = await server.InfoAsync("commandstats");
-        long total = 0;
+        long calls = 0, scriptMicros = 0, otherMicros = 0;
         foreach (var entry in info.SelectMany(group => group))
         {
             // cmdstat_get: calls=12,usec=...,usec_per_call=...
-            var calls = entry.Value.Split(',').First(part => part.StartsWith("calls=", StringComparison.Ordinal));
-            total += long.Parse(calls["calls=".Length..]);
+            var parts = entry.Value.Split(',');
+            calls += Value(parts, "calls=");
+            if (entry.Key.EndsWith("evalsha", StringComparison.Ordinal) || entry.Key.EndsWith("eval", StringComparison.Ordinal))
+            {
+                scriptMicros += Value(parts, "usec=");
+            }
+            else if (!entry.Key.EndsWith("info", StringComparison.Ordinal))
+            {
+                otherMicros += Value(parts, "usec=");
+            }
         }
-        return total;
+        return (calls, scriptMicros, otherMicros);
     }
+
+    private static long Value(string[] parts, string name) =>
+        long.Parse(parts.First(part => part.StartsWith(name, StringComparison.Ordinal))[name.Length..]);
 }
