@@ -3,12 +3,21 @@ using StackExchange.Redis;
 namespace Platform.Tests.Redis;
 
 /// <summary>
-/// One real redis-server for a test collection, and one multiplexer to it. Building-block tests use
+/// One real server for a test collection, and one multiplexer to it. Building-block tests use
 /// <see cref="Connection"/>; tests that need more connections or an outage use <see cref="Server"/>.
+/// This one is redis-server; <see cref="GarnetServerFixture"/> is the same on Garnet.
 /// </summary>
-public sealed class RedisServerFixture : IAsyncLifetime
+public class RedisServerFixture : IAsyncLifetime
 {
     private RedisServerProcess? _server;
+
+    public RedisServerFixture() : this(RedisServerKind.RedisServer)
+    {
+    }
+
+    protected RedisServerFixture(RedisServerKind kind) => Kind = kind;
+
+    public RedisServerKind Kind { get; }
     private ConnectionMultiplexer? _connection;
 
     public RedisServerProcess Server => _server ?? throw new InvalidOperationException("The fixture has not started.");
@@ -16,12 +25,13 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await RedisServerProcess.StartNewAsync();
+        _server = await RedisServerProcess.StartNewAsync(Kind);
         _connection = await ConnectAsync();
     }
 
     /// <summary>A new, separate connection (its own sockets) to the fixture's server.</summary>
-    public Task<ConnectionMultiplexer> ConnectAsync() => ConnectionMultiplexer.ConnectAsync(Server.ConnectionString);
+    public Task<ConnectionMultiplexer> ConnectAsync(string options = "") =>
+        ConnectionMultiplexer.ConnectAsync($"{Server.ConnectionString}{options}");
 
     public async Task DisposeAsync()
     {
@@ -36,8 +46,22 @@ public sealed class RedisServerFixture : IAsyncLifetime
     }
 }
 
+/// <summary>The same fixture on Garnet: every building-block test runs on both servers.</summary>
+public sealed class GarnetServerFixture : RedisServerFixture
+{
+    public GarnetServerFixture() : base(RedisServerKind.Garnet)
+    {
+    }
+}
+
 [CollectionDefinition(Name)]
 public sealed class RedisCollection : ICollectionFixture<RedisServerFixture>
 {
     public const string Name = "redis-server";
+}
+
+[CollectionDefinition(Name)]
+public sealed class GarnetCollection : ICollectionFixture<GarnetServerFixture>
+{
+    public const string Name = "garnet";
 }

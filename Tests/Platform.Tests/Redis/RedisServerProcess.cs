@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -6,24 +7,37 @@ using StackExchange.Redis;
 
 namespace Platform.Tests.Redis;
 
+/// <summary>Which server speaks the Redis protocol in a test or benchmark.</summary>
+public enum RedisServerKind
+{
+    /// <summary><c>redis-server</c> from PATH (Debian's is 7.0).</summary>
+    RedisServer,
+
+    /// <summary>Microsoft Garnet, the <c>garnet-server</c> tool run with <c>dotnet tool exec</c>: needs only the .NET SDK.</summary>
+    Garnet,
+}
+
 /// <summary>
-/// A real <c>redis-server</c> of our own: a free loopback port, a fresh temp directory, a random password,
-/// no persistence. It can be stopped, killed and started again on the same port and password, so tests can
-/// take Redis away from the code under test and give it back. Shared by the tests and the benchmarks.
+/// A real server of our own: a free loopback port, a fresh temp directory, a random password, no persistence.
+/// It can be killed and started again on the same port and password, so tests can take Redis away from the
+/// code under test and give it back. Shared by the tests and the benchmarks.
 /// </summary>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
+    // The first Garnet start may download the tool into the NuGet cache.
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
     private Process? _process;
 
-    public RedisServerProcess()
+    public RedisServerProcess(RedisServerKind kind = RedisServerKind.RedisServer)
     {
-        Executable = FindRedisServer();
+        Kind = kind;
+        Executable = kind == RedisServerKind.RedisServer ? FindRedisServer() : FindDotnet();
         Port = FreeLoopbackPort();
         Password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Directory = System.IO.Directory.CreateTempSubdirectory("redis-test-").FullName;
     }
 
+    public RedisServerKind Kind { get; }
     public string Executable { get; }
     public int Port { get; }
     public string Password { get; }
@@ -33,9 +47,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>The StackExchange.Redis connection string, in the shape Aspire hands to services.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},password={Password}";
 
-    public static async Task<RedisServerProcess> StartNewAsync()
+    public static async Task<RedisServerProcess> StartNewAsync(RedisServerKind kind = RedisServerKind.RedisServer)
     {
-        var server = new RedisServerProcess();
+        var server = new RedisServerProcess(kind);
         try
         {
             await server.StartAsync();
@@ -53,7 +67,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
     {
         if (IsRunning)
         {
-            throw new InvalidOperationException($"redis-server is already running on port {Port}.");
+            throw new InvalidOperationException($"{Kind} is already running on port {Port}.");
         }
 
         var start = new ProcessStartInfo(Executable)
@@ -63,11 +77,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[]
-        {
-            "--port", Port.ToString(), "--bind", "127.0.0.1", "--requirepass", Password,
-            "--save", "", "--appendonly", "no", "--dir", Directory,
-        })
+        foreach (var arg in Arguments())
         {
             start.ArgumentList.Add(arg);
         }
@@ -77,6 +87,26 @@ public sealed class RedisServerProcess : IAsyncDisposable
         _process.BeginErrorReadLine();
         await WaitUntilAnsweringAsync();
     }
+
+    private string[] Arguments() => Kind == RedisServerKind.RedisServer
+        ?
+        [
+            "--port", Port.ToString(), "--bind", "127.0.0.1", "--requirepass", Password,
+            "--save", "", "--appendonly", "no", "--dir", Directory,
+        ]
+        :
+        [
+            "tool", "exec", $"garnet-server@{GarnetVersion}", "--yes", "--",
+            "--port", Port.ToString(), "--bind", "127.0.0.1", "--auth", "Password", "--password", Password,
+            // Lua on, and each script run as a transaction over its KEYS: without it Garnet interleaves a
+            // script's commands with other clients' (Redis never does; ServerConformanceTests shows it).
+            "--lua", "--lua-transaction-mode",
+        ];
+
+    /// <summary>The garnet-server version, from Directory.Build.props (GarnetServerVersion).</summary>
+    private static string GarnetVersion => typeof(RedisServerProcess).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "GarnetServerVersion").Value!;
 
     /// <summary>Stops the server the hard way (SIGKILL), as a crash or an outage would.</summary>
     public async Task KillAsync()
@@ -112,11 +142,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
         {
             if (_process!.HasExited)
             {
-                throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode} on port {Port}.");
+                throw new InvalidOperationException($"{Kind} exited with code {_process.ExitCode} on port {Port}.");
             }
             if (deadline.Elapsed > StartTimeout)
             {
-                throw new TimeoutException($"redis-server did not listen on port {Port} within {StartTimeout}.");
+                throw new TimeoutException($"{Kind} did not listen on port {Port} within {StartTimeout}.");
             }
             await Task.Delay(20);
         }
@@ -137,6 +167,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
             return false;
         }
     }
+
+    private static string FindDotnet() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
+        : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
+        : "dotnet";
 
     private static string FindRedisServer()
     {

@@ -4,7 +4,12 @@ using Platform.Tests.Redis;
 namespace Platform.Tests.Sessions;
 
 [Collection(RedisCollection.Name)]
-public sealed class PermissionCacheTests(RedisServerFixture redis)
+public sealed class PermissionCacheOnRedisServer(RedisServerFixture redis) : PermissionCacheTests(redis);
+
+[Collection(GarnetCollection.Name)]
+public sealed class PermissionCacheOnGarnet(GarnetServerFixture garnet) : PermissionCacheTests(garnet);
+
+public abstract class PermissionCacheTests(RedisServerFixture redis)
 {
     private readonly PermissionCache _cache = new(redis.Connection);
     private readonly string _user = Guid.NewGuid().ToString("N");

@@ -6,7 +6,12 @@ using StackExchange.Redis;
 namespace Platform.Tests.Sessions;
 
 [Collection(RedisCollection.Name)]
-public sealed class SessionStoreTests(RedisServerFixture redis)
+public sealed class SessionStoreOnRedisServer(RedisServerFixture redis) : SessionStoreTests(redis);
+
+[Collection(GarnetCollection.Name)]
+public sealed class SessionStoreOnGarnet(GarnetServerFixture garnet) : SessionStoreTests(garnet);
+
+public abstract class SessionStoreTests(RedisServerFixture redis)
 {
     private readonly SessionStore _store = SessionStoreFactory.Create(redis.Connection);
 
@@ -205,7 +210,7 @@ public sealed class SessionStoreTests(RedisServerFixture redis)
     public async Task ValidationWorksAgainAfterTheServerForgetsItsScripts()
     {
         var created = await _store.CreateAsync(SessionStoreFactory.NewUser(), null);
-        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.Server.ConnectionString},allowAdmin=true");
+        await using var admin = await redis.ConnectAsync(",allowAdmin=true");
         await admin.GetServers().Single().ScriptFlushAsync();
 
         Assert.NotNull(await _store.ValidateAsync(created.Token));
