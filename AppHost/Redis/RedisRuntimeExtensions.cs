@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using Aspire.Hosting.ApplicationModel;
@@ -14,7 +15,7 @@ public static class RedisRuntimeExtensions
     /// <summary>
     /// Adds the one Redis resource every service references. Publishing always emits the Redis container
     /// (so <c>azd up</c> deploys it); running picks a runtime from <c>Redis:Runtime</c>
-    /// (<c>auto</c> | <c>container</c> | <c>local</c>), see <see cref="RedisRuntimeSelector"/>.
+    /// (<c>auto</c> | <c>container</c> | <c>local</c> | <c>garnet</c>), see <see cref="RedisRuntimeSelector"/>.
     /// <c>Redis:Persistence</c> = <c>none</c> (default) | <c>aof</c> turns on the append-only file.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddRedisRuntime(
@@ -41,11 +42,32 @@ public static class RedisRuntimeExtensions
             }
             redis = container;
         }
+        else if (choice.Kind == RedisRuntimeKind.Local)
+        {
+            redis = builder.AddLocalServer(name, choice.RedisServerPath!, settings["DataDirectory"], (args, port, password) =>
+            {
+                // RDB snapshots off; the append-only file only when asked for.
+                Add(args, "--port", port, "--bind", "127.0.0.1", "--requirepass", password,
+                    "--save", "", "--appendonly", aof ? "yes" : "no");
+            });
+        }
         else
         {
-            redis = builder.AddLocalRedis(name, choice.RedisServerPath!, aof, settings["DataDirectory"]);
+            redis = builder.AddLocalServer(name, MachineProbes.FindOnPath("dotnet") ?? "dotnet", settings["DataDirectory"], (args, port, password) =>
+            {
+                // Lua on, and each script run as a transaction over its KEYS: without it Garnet interleaves a
+                // script's commands with other clients' (Redis never does; see ServerConformanceTests).
+                Add(args, "tool", "exec", $"garnet-server@{GarnetServerVersion}", "--yes", "--",
+                    "--port", port, "--bind", "127.0.0.1", "--auth", "Password", "--password", password,
+                    "--lua", "--lua-transaction-mode");
+                if (aof)
+                {
+                    Add(args, "--aof", "--recover", "--logdir", ".");
+                }
+            });
         }
 
+        redis.WithAnnotation(new RedisRuntimeAnnotation(choice));
         // The choice and its reason are the first line of the resource's console log in the dashboard.
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis.Resource, (e, _) =>
         {
@@ -57,8 +79,19 @@ public static class RedisRuntimeExtensions
         return redis;
     }
 
-    private static IResourceBuilder<LocalRedisResource> AddLocalRedis(
-        this IDistributedApplicationBuilder builder, string name, string redisServerPath, bool aof, string? dataDirectory)
+    /// <summary>The garnet-server tool version, from Directory.Build.props (GarnetServerVersion).</summary>
+    private static string GarnetServerVersion => typeof(RedisRuntimeExtensions).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "GarnetServerVersion").Value!;
+
+    /// <summary>
+    /// A Redis-protocol server run by the orchestrator as an executable: its port chosen by the orchestrator and
+    /// bound to 127.0.0.1, a generated password, its own working directory, and a PING health check so that
+    /// <c>WaitFor</c> waits for a server that answers. <paramref name="addArgs"/> writes the server's command line.
+    /// </summary>
+    private static IResourceBuilder<LocalRedisResource> AddLocalServer(
+        this IDistributedApplicationBuilder builder, string name, string command, string? dataDirectory,
+        Action<IList<object>, object, object> addArgs)
     {
         // No special characters: StackExchange.Redis splits its connection string on commas.
         var password = builder.AddParameter($"{name}-password",
@@ -69,7 +102,7 @@ public static class RedisRuntimeExtensions
             $"{name}-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(builder.AppHostDirectory)))[..12]}");
         Directory.CreateDirectory(workingDirectory);
 
-        var redis = new LocalRedisResource(name, redisServerPath, workingDirectory, password.Resource);
+        var redis = new LocalRedisResource(name, command, workingDirectory, password.Resource);
 
         string? connectionString = null;
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(redis, async (_, ct) =>
@@ -83,20 +116,16 @@ public static class RedisRuntimeExtensions
         return builder.AddResource(redis)
             .WithEndpoint(name: LocalRedisResource.PrimaryEndpointName, scheme: "redis", isProxied: false)
             .WithHealthCheck(healthCheckKey)
-            .WithArgs(context =>
-            {
-                context.Args.Add("--port");
-                context.Args.Add(redis.PrimaryEndpoint.Property(EndpointProperty.TargetPort));
-                context.Args.Add("--bind");
-                context.Args.Add("127.0.0.1");
-                context.Args.Add("--requirepass");
-                context.Args.Add(redis.PasswordParameter);
-                // RDB snapshots off; the append-only file only when asked for.
-                context.Args.Add("--save");
-                context.Args.Add("");
-                context.Args.Add("--appendonly");
-                context.Args.Add(aof ? "yes" : "no");
-            });
+            .WithArgs(context => addArgs(context.Args,
+                redis.PrimaryEndpoint.Property(EndpointProperty.TargetPort), redis.PasswordParameter));
+    }
+
+    private static void Add(IList<object> args, params object[] values)
+    {
+        foreach (var value in values)
+        {
+            args.Add(value);
+        }
     }
 
     private static bool ReadPersistence(string? value) => value?.Trim().ToLowerInvariant() switch

@@ -8,7 +8,13 @@ public enum RedisRuntimeKind
 
     /// <summary>A <c>redis-server</c> found on PATH, run by the orchestrator as an executable resource.</summary>
     Local,
+
+    /// <summary>
+    /// Microsoft Garnet (the <c>garnet-server</c> tool, run with <c>dotnet tool exec</c>) as an executable resource:
+    /// needs nothing but the .NET SDK.
+    /// </summary>
+    Garnet,
 }
 
-/// <summary>The runtime that was chosen, and a sentence saying why (logged at start-up).</summary>
+/// <summary>The runtime that was chosen, and a sentence saying why (logged at start-up, annotated on the resource).</summary>
 public sealed record RedisRuntimeChoice(RedisRuntimeKind Kind, string Reason, string? RedisServerPath = null);

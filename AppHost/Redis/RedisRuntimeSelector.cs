@@ -11,12 +11,14 @@ public static class RedisRuntimeSelector
     public const string Auto = "auto";
     public const string Container = "container";
     public const string Local = "local";
-    public static readonly IReadOnlyList<string> AllowedValues = [Auto, Container, Local];
+    public const string Garnet = "garnet";
+    public static readonly IReadOnlyList<string> AllowedValues = [Auto, Container, Local, Garnet];
 
     /// <param name="setting">The <c>Redis:Runtime</c> value; null or empty means <c>auto</c>.</param>
     /// <param name="isPublishMode">True when writing a deployment manifest: always the container.</param>
     /// <param name="containerEngineAnswers">Probe: does a Docker or Podman engine answer?</param>
     /// <param name="findRedisServer">Probe: the full path of <c>redis-server</c>, or null.</param>
+    /// <remarks><c>auto</c> never fails: Garnet needs only the .NET SDK that runs the AppHost.</remarks>
     public static RedisRuntimeChoice Select(
         string? setting,
         bool isPublishMode,
@@ -44,6 +46,11 @@ public static class RedisRuntimeSelector
             return new(RedisRuntimeKind.Container, "Redis:Runtime is 'container'");
         }
 
+        if (runtime == Garnet)
+        {
+            return new(RedisRuntimeKind.Garnet, "Redis:Runtime is 'garnet'");
+        }
+
         if (runtime == Local)
         {
             var path = findRedisServer() ?? throw new DistributedApplicationException(
@@ -58,10 +65,13 @@ public static class RedisRuntimeSelector
             return new(RedisRuntimeKind.Container, "auto: a container engine answered");
         }
 
-        var found = findRedisServer() ?? throw new DistributedApplicationException(
-            "Redis needs a runtime and this machine has none: no container engine answered and no redis-server " +
-            "is on PATH. Either install and start Docker (or Podman), or install redis-server " +
-            "(Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis).");
-        return new(RedisRuntimeKind.Local, $"auto: no container engine answered; using {found}", found);
+        if (findRedisServer() is { } found)
+        {
+            return new(RedisRuntimeKind.Local, $"auto: no container engine answered; using {found}", found);
+        }
+
+        return new(RedisRuntimeKind.Garnet,
+            "auto: no container engine answered and no redis-server is on PATH; using embedded Garnet " +
+            "(for Redis itself, start Docker or install redis-server)");
     }
 }

@@ -6,7 +6,7 @@ namespace AppHost.Tests;
 /// The whole system, started once per test collection exactly as <c>dotnet run --project AppHost</c> would start it
 /// (same Redis runtime selection), with a timeout on every wait. Tests talk to it over HTTP like any client.
 /// </summary>
-public sealed class DistributedAppFixture : IAsyncLifetime
+public class DistributedAppFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     public static readonly string[] Services = ["auth", "api", "notifier", "worker"];
@@ -19,7 +19,7 @@ public sealed class DistributedAppFixture : IAsyncLifetime
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
@@ -48,7 +48,7 @@ public sealed class DistributedAppFixture : IAsyncLifetime
         Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_app is not null)
         {
@@ -63,6 +63,38 @@ public sealed class DistributedAppFixture : IAsyncLifetime
 public sealed class SystemCollection : ICollectionFixture<DistributedAppFixture>
 {
     public const string Name = "system";
+}
+
+/// <summary>
+/// The system on a machine with only the .NET SDK: docker, podman and redis-server are hidden from PATH while the
+/// AppHost starts, so <c>Redis:Runtime=auto</c> has to fall back to Garnet.
+/// </summary>
+public sealed class DotnetOnlyMachineFixture : DistributedAppFixture
+{
+    public override async Task InitializeAsync()
+    {
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        var dotnet = Path.GetDirectoryName(Path.GetFullPath(
+            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath!))!;
+        var hidden = new[] { "redis-server", "docker", "podman" };
+        var kept = path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Where(dir => !hidden.Any(program => File.Exists(Path.Combine(dir, program))));
+        Environment.SetEnvironmentVariable("PATH", string.Join(Path.PathSeparator, kept.Prepend(dotnet)));
+        try
+        {
+            await base.InitializeAsync();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("PATH", path);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DotnetOnlyCollection : ICollectionFixture<DotnetOnlyMachineFixture>
+{
+    public const string Name = "dotnet-only machine";
 }
 
 /// <summary>Tests that take Redis away: they get a system of their own.</summary>

@@ -14,6 +14,8 @@ public sealed class RedisRuntimeSelectionTests
     [InlineData("AUTO", false, RedisServer, RedisRuntimeKind.Local)]
     [InlineData("container", false, RedisServer, RedisRuntimeKind.Container)]
     [InlineData("local", true, RedisServer, RedisRuntimeKind.Local)]
+    [InlineData("garnet", true, RedisServer, RedisRuntimeKind.Garnet)]
+    [InlineData("auto", false, null, RedisRuntimeKind.Garnet)]
     public void RunModeFollowsTheSettingAndTheMachine(string? setting, bool engine, string? redisServer, RedisRuntimeKind expected)
     {
         var choice = RedisRuntimeSelector.Select(setting, isPublishMode: false, () => engine, () => redisServer);
@@ -26,6 +28,7 @@ public sealed class RedisRuntimeSelectionTests
     [InlineData("auto")]
     [InlineData("local")]
     [InlineData("container")]
+    [InlineData("garnet")]
     public void PublishingAlwaysDeploysTheContainerWithoutProbingTheMachine(string setting)
     {
         var choice = RedisRuntimeSelector.Select(setting, isPublishMode: true,
@@ -42,17 +45,17 @@ public sealed class RedisRuntimeSelectionTests
             () => RedisRuntimeSelector.Select("kubernetes", isPublishMode: false, () => true, () => RedisServer));
 
         Assert.Contains("'kubernetes'", error.Message);
-        Assert.Contains("auto, container, local", error.Message);
+        Assert.Contains("auto, container, local, garnet", error.Message);
     }
 
     [Fact]
-    public void AMachineWithNeitherRuntimeFailsNamingBothRemedies()
+    public void AMachineWithNeitherEngineNorRedisServerFallsBackToGarnetAndSaysHowToGetRedis()
     {
-        var error = Assert.Throws<DistributedApplicationException>(
-            () => RedisRuntimeSelector.Select("auto", isPublishMode: false, () => false, () => null));
+        var choice = RedisRuntimeSelector.Select("auto", isPublishMode: false, () => false, () => null);
 
-        Assert.Contains("Docker", error.Message);
-        Assert.Contains("install redis-server", error.Message);
+        Assert.Equal(RedisRuntimeKind.Garnet, choice.Kind);
+        Assert.Contains("Docker", choice.Reason);
+        Assert.Contains("install redis-server", choice.Reason);
     }
 
     [Fact]
