@@ -1,4 +1,5 @@
 using Benchmarks.Harness;
+using Platform.Tests.Redis;
 using StackExchange.Redis;
 
 namespace Benchmarks;
@@ -30,24 +31,47 @@ public static class RedisBaseline
         return () => db.PingAsync();
     }
 
+    /// <summary>Both servers side by side: the run's own server (redis-server unless --server garnet) and the other one.</summary>
     public static async Task RunAsync(BenchmarkContext context)
     {
-        var operations = new (string Name, Func<Task> Run)[]
-        {
-            ("PING", Ping(context.Redis)),
-            ("EVALSHA (one-line INCR)", await PrepareEvalShaAsync(context.Redis)),
-        };
+        var otherKind = context.Server.Kind == RedisServerKind.RedisServer ? RedisServerKind.Garnet : RedisServerKind.RedisServer;
+        await using var other = await RedisServerProcess.StartNewAsync(otherKind);
+        await using var otherRedis = await ConnectionMultiplexer.ConnectAsync($"{other.ConnectionString},allowAdmin=true");
+        var servers = new[] { (Kind: context.Server.Kind, Redis: context.Redis), (Kind: otherKind, Redis: (IConnectionMultiplexer)otherRedis) }
+            .OrderBy(s => s.Kind).ToArray();
 
-        var table = new MarkdownTable("operation", "callers", "ops/s", "p50 µs", "p99 µs", "round trips/op", "server commands/op", "server µs/op");
-        foreach (var (name, run) in operations)
+        var table = new MarkdownTable("operation", "callers",
+            $"{Label(servers[0].Kind)} ops/s", "p50 µs", "p99 µs", $"{Label(servers[1].Kind)} ops/s", "p50 µs", "p99 µs",
+            "Garnet / Redis", "round trips/op", "redis-server commands/op", "redis-server µs/op");
+        foreach (var (name, prepare) in Operations)
         {
-            var cost = await CommandCost.MeasureAsync(context.Redis, 1000, run);
-            foreach (var concurrency in Concurrency)
+            var runs = new List<(LoadResult[] Results, CommandCost Cost)>();
+            foreach (var (_, redis) in servers)
             {
-                var result = await LoadRunner.RunAsync(concurrency, context.Duration, context.Warmup, run);
-                table.Add(name, concurrency, result.OpsPerSecond, result.P50Micros, result.P99Micros, cost.RoundTrips, cost.ServerCommands, cost.ServerMicros);
+                var run = await prepare(redis);
+                var cost = await CommandCost.MeasureAsync(redis, 1000, run);
+                var results = new List<LoadResult>();
+                foreach (var concurrency in Concurrency)
+                {
+                    results.Add(await LoadRunner.RunAsync(concurrency, context.Duration, context.Warmup, run));
+                }
+                runs.Add((results.ToArray(), cost));
+            }
+            for (var i = 0; i < Concurrency.Length; i++)
+            {
+                var (a, b) = (runs[0].Results[i], runs[1].Results[i]);
+                table.Add(name, Concurrency[i], a.OpsPerSecond, a.P50Micros, a.P99Micros, b.OpsPerSecond, b.P50Micros, b.P99Micros,
+                    b.OpsPerSecond / a.OpsPerSecond, runs[0].Cost.RoundTrips, runs[0].Cost.ServerCommands, runs[0].Cost.ServerMicros);
             }
         }
         context.Print($"## {Name}", table);
     }
+
+    private static readonly (string Name, Func<IConnectionMultiplexer, Task<Func<Task>>> Prepare)[] Operations =
+    [
+        ("PING", redis => Task.FromResult(Ping(redis))),
+        ("EVALSHA (one-line INCR)", PrepareEvalShaAsync),
+    ];
+
+    private static string Label(RedisServerKind kind) => kind == RedisServerKind.RedisServer ? "redis-server" : "Garnet";
 }

@@ -4,7 +4,7 @@ namespace Benchmarks.Harness;
 
 /// <summary>What one operation costs Redis: round trips the client sent, and commands the server ran.</summary>
 /// <param name="RoundTrips">Commands sent by the client (StackExchange.Redis's operation count).</param>
-/// <param name="ServerCommands">Commands the server executed (<c>INFO commandstats</c>), counting those a script calls.</param>
+/// <param name="ServerCommands">Commands the server executed (<c>INFO commandstats</c>), counting those a script calls; NaN where the server does not say (Garnet).</param>
 /// <param name="ServerMicros">
 /// Server CPU time per operation (<c>INFO commandstats</c> usec of top-level commands): what bounds throughput once
 /// Redis's one thread is saturated, and far steadier than ops/s on a busy machine.
@@ -31,6 +31,11 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
         // multiplexer's own once-a-second heartbeat may add one or two: negligible over many operations.
         // A script's time already includes the commands it calls, which INFO also lists on their own; an
         // operation measured here is either scripts or plain commands, never both.
+        if (serverAfter.Calls == 0)
+        {
+            // Garnet answers INFO commandstats with nothing: the server side is unknown, not zero.
+            return new((clientAfter - clientBefore) / (double)count, double.NaN, double.NaN);
+        }
         var scriptMicros = serverAfter.ScriptMicros - serverBefore.ScriptMicros;
         var otherMicros = serverAfter.OtherMicros - serverBefore.OtherMicros;
         return new(

@@ -35,6 +35,7 @@ public sealed class MarkdownTable(params string[] headers)
 
     private static string Format(object cell) => cell switch
     {
+        double d when double.IsNaN(d) => "n/a",
         double d when d >= 100 => d.ToString("N0"),
         double d => d.ToString("0.##"),
         _ => cell.ToString() ?? "",
