@@ -31,7 +31,7 @@ public static class AuthApi
     }
 
     private static async Task<Results<Created<UserView>, ValidationProblem, ProblemHttpResult>> Register(
-        HttpRequest request, UsersDb db, IPasswordHasher<User> hasher)
+        HttpRequest request, UsersDb db, PasswordHashing hasher)
     {
         var (body, problem) = await JsonBody.ReadAsync<RegisterRequest>(request);
         if (problem is not null)
@@ -67,7 +67,7 @@ public static class AuthApi
             PasswordHash = "",
             CreatedAt = DateTimeOffset.UtcNow,
         };
-        user.PasswordHash = hasher.HashPassword(user, body.Password!);
+        user.PasswordHash = await hasher.HashAsync(user, body.Password!);
         db.Users.Add(user);
         try
         {
@@ -87,7 +87,7 @@ public static class AuthApi
     }
 
     private static async Task<Results<Ok<LoginResponse>, ProblemHttpResult>> Login(
-        HttpContext context, UsersDb db, IPasswordHasher<User> hasher, SessionStore sessions,
+        HttpContext context, UsersDb db, PasswordHashing hasher, SessionStore sessions,
         SessionTelemetry telemetry, IOptions<SessionStoreOptions> options)
     {
         var (body, problem) = await JsonBody.ReadAsync<LoginRequest>(context.Request);
@@ -103,7 +103,7 @@ public static class AuthApi
         var normalized = body.Email.Trim().ToLowerInvariant();
         var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.NormalizedEmail == normalized);
         // An unknown email costs the same hashing work as a wrong password, and gets the same answer.
-        var verified = hasher.VerifyHashedPassword(user ?? TimingDummy, user?.PasswordHash ?? TimingDummyHash, body.Password);
+        var verified = await hasher.VerifyAsync(user ?? TimingDummy, user?.PasswordHash ?? TimingDummyHash, body.Password);
         if (user is null || verified == PasswordVerificationResult.Failed)
         {
             telemetry.SignIns.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));

@@ -15,6 +15,7 @@ public static class UsersSetup
             ?? $"Data Source={Path.Combine(builder.Environment.ContentRootPath, "App_Data", "users.db")}";
         builder.Services.AddDbContext<UsersDb>(options => options.UseSqlite(connectionString));
         builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
+        builder.Services.AddSingleton<PasswordHashing>();
         return builder;
     }
 
