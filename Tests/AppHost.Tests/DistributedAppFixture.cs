@@ -24,12 +24,28 @@ public class DistributedAppFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
             [$"--Parameters:admin-password={AdminPassword}"], timeout.Token);
+        Configure(builder);
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);
         foreach (var resource in Services.Prepend("redis"))
         {
             await WaitHealthyAsync(resource, timeout.Token);
         }
+    }
+
+    /// <summary>
+    /// Changes to the model before it starts. By default the gateway's limits are lifted: these systems test other
+    /// things with bursts of requests from one address (RateLimitFixture keeps the real limits).
+    /// </summary>
+    protected virtual void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        var api = builder.CreateResourceBuilder<ProjectResource>("api");
+        foreach (var tier in new[] { "anonymous", "user", "premium", "admin" })
+        {
+            api.WithEnvironment($"RateLimiting__Tiers__{tier}", "1000000");
+        }
+        api.WithEnvironment("RateLimiting__SignInAttemptsPerIp", "1000000")
+            .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", "1000000");
     }
 
     /// <summary>A client of the gateway, the only way in from outside; it keeps no cookies.</summary>
@@ -95,6 +111,32 @@ public sealed class DotnetOnlyMachineFixture : DistributedAppFixture
 public sealed class DotnetOnlyCollection : ICollectionFixture<DotnetOnlyMachineFixture>
 {
     public const string Name = "dotnet-only machine";
+}
+
+/// <summary>
+/// The system with the gateway's real limits (anonymous 10, user 100, ...), two api replicas sharing them, a
+/// window of <see cref="Window"/> so that tests can see it slide, and 3 sign-in attempts per email.
+/// </summary>
+public sealed class RateLimitFixture : DistributedAppFixture
+{
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(20);
+    public const int SignInAttemptsPerEmail = 3;
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
+        builder.CreateResourceBuilder<ProjectResource>("api")
+            .WithReplicas(2)
+            .WithEnvironment("RateLimiting__Window", Window.ToString())
+            .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", SignInAttemptsPerEmail.ToString());
+
+    /// <summary>Straight to auth, past the gateway and its limits: for arranging users, never for what is tested.</summary>
+    public HttpClient CreateAuthClient() =>
+        new(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = App.GetEndpoint("auth", "http") };
+}
+
+[CollectionDefinition(Name)]
+public sealed class RateLimitCollection : ICollectionFixture<RateLimitFixture>
+{
+    public const string Name = "rate limits";
 }
 
 /// <summary>Tests that take Redis away: they get a system of their own.</summary>
