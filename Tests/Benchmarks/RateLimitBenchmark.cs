@@ -41,19 +41,7 @@ public static class RateLimitBenchmark
             ("textbook: sliding window, 4 calls", Cycle(p => TextbookSlidingAsync(db, $"naive:sliding:{p}"))),
         };
 
-        var table = new MarkdownTable("decision", "callers", "ops/s", "x EVALSHA", "p50 µs", "p99 µs", "round trips/op", "server commands/op", "server µs/op");
-        var ceiling = new Dictionary<int, double>();
-        foreach (var (name, run) in candidates)
-        {
-            var cost = await CommandCost.MeasureAsync(context.Redis, 1000, run);
-            foreach (var concurrency in Concurrency)
-            {
-                var result = await LoadRunner.RunAsync(concurrency, context.Duration, context.Warmup, run);
-                ceiling.TryAdd(concurrency, result.OpsPerSecond);
-                table.Add(name, concurrency, result.OpsPerSecond, result.OpsPerSecond / ceiling[concurrency],
-                    result.P50Micros, result.P99Micros, cost.RoundTrips, cost.ServerCommands, cost.ServerMicros);
-            }
-        }
+        var table = await BaselineComparison.MeasureAsync(context, Concurrency, candidates);
         context.Print($"## {Name}: {Partitions} callers round-robin, limit {Limit} per {Window.TotalSeconds:0} s", table);
 
         var burst = new MarkdownTable("implementation", "limit", "requests (64 at a time)", "admitted", "excess admitted");

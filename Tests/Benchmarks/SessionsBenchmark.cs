@@ -65,19 +65,7 @@ public static class SessionsBenchmark
             })),
         };
 
-        var table = new MarkdownTable("operation", "callers", "ops/s", "x EVALSHA", "p50 µs", "p99 µs", "round trips/op", "server commands/op", "server µs/op");
-        var ceiling = new Dictionary<int, double>();
-        foreach (var (name, run) in candidates)
-        {
-            var cost = await CommandCost.MeasureAsync(context.Redis, 1000, run);
-            foreach (var concurrency in Concurrency)
-            {
-                var result = await LoadRunner.RunAsync(concurrency, context.Duration, context.Warmup, run);
-                ceiling.TryAdd(concurrency, result.OpsPerSecond);
-                table.Add(name, concurrency, result.OpsPerSecond, result.OpsPerSecond / ceiling[concurrency],
-                    result.P50Micros, result.P99Micros, cost.RoundTrips, cost.ServerCommands, cost.ServerMicros);
-            }
-        }
+        var table = await BaselineComparison.MeasureAsync(context, Concurrency, candidates);
         context.Print($"## {Name}: {Sessions} sessions, validated round-robin", table);
     }
 }
