@@ -143,7 +143,7 @@ public sealed class RateLimitTests(RateLimitFixture system)
         await using var redis = await ConnectionMultiplexer.ConnectAsync((await system.App.GetConnectionStringAsync("redis"))!);
         var db = redis.GetDatabase();
         var keys = new List<RedisKey>();
-        await foreach (var key in redis.GetServers().Single().KeysAsync(pattern: "ratelimit:*"))
+        await foreach (var key in redis.GetServers().Single().KeysAsync(pattern: "api:ratelimit:*"))
         {
             keys.Add(key);
         }

@@ -6,14 +6,14 @@ namespace Platform.RateLimiting;
 
 /// <summary>
 /// Rate-limit decisions in Redis: one script, one round trip, on the server's clock, so every gateway replica
-/// shares the same count. The key of a partition is <c>ratelimit:{partition}:rule</c>, and always has a TTL.
+/// shares the same count. The key of a partition is <c>api:ratelimit:{partition}:rule</c> (the gateway owns them), and always has a TTL.
 /// </summary>
 public sealed class RedisRateLimitStore(IConnectionMultiplexer redis)
 {
     private static readonly RedisScript SlidingWindow = RedisScript.FromResource<RedisRateLimitStore>("sliding-window.lua");
     private static readonly RedisScript FixedWindow = RedisScript.FromResource<RedisRateLimitStore>("fixed-window.lua");
 
-    public static string Key(string partition, RateLimitRule rule) => $"ratelimit:{{{partition}}}:{rule.Name}";
+    public static string Key(string partition, RateLimitRule rule) => $"api:ratelimit:{{{partition}}}:{rule.Name}";
 
     public async Task<RateLimitDecision> DecideAsync(string partition, RateLimitRule rule)
     {

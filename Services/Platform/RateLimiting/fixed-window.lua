@@ -1,5 +1,5 @@
 --[[ fixed-window.lua: one fixed-window decision (a counter per window), for cheap limits.
-  KEYS[1]  the partition's counter   ratelimit:{<partition>}:<policy>
+  KEYS[1]  the partition's counter   api:ratelimit:{<partition>}:<rule>
   ARGV[1]  limit per window
   ARGV[2]  window, ms
   Returns  { admitted (1|0), remaining, retry after ms (0 when admitted), reset ms }.

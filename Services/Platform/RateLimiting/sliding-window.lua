@@ -1,5 +1,5 @@
 --[[ sliding-window.lua: one exact sliding-window decision (a log of admitted requests).
-  KEYS[1]  the partition's log   ratelimit:{<partition>}:<policy>   (sorted set: member per admitted request, score = ms)
+  KEYS[1]  the partition's log   api:ratelimit:{<partition>}:<rule>   (sorted set: member per admitted request, score = ms)
   ARGV[1]  limit: requests admitted in any window
   ARGV[2]  window, ms
   ARGV[3]  a unique id for this request (two requests in one millisecond are two members)
