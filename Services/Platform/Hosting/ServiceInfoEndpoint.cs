@@ -17,7 +17,7 @@ public static class ServiceInfoEndpoint
 
     /// <summary>
     /// Maps <c>GET {prefix}/about</c>: the service's name, this process, and a PING to Redis. Through the gateway
-    /// it shows which service a path reaches; with Redis down it answers 503 problem+json at once instead of waiting.
+    /// it shows which service a path reaches; with Redis down it answers 503 problem+json at once (needs AddPlatformRedis).
     /// </summary>
     public static RouteHandlerBuilder MapServiceInfo(this IEndpointRouteBuilder endpoints, string prefix)
     {
@@ -27,28 +27,12 @@ public static class ServiceInfoEndpoint
         return endpoints.MapGet($"{prefix.TrimEnd('/')}/about", GetServiceInfo).WithName($"{prefix.Trim('/')}-about");
     }
 
-    private static async Task<Results<Ok<ServiceInfo>, ProblemHttpResult>> GetServiceInfo(
-        IConnectionMultiplexer redis, IHostEnvironment environment)
+    // Redis errors are answered by RedisOutage (503 problem+json, at once thanks to the fail-fast client).
+    private static async Task<Ok<ServiceInfo>> GetServiceInfo(IConnectionMultiplexer redis, IHostEnvironment environment)
     {
-        if (!redis.IsConnected)
-        {
-            return RedisUnavailable();
-        }
-        try
-        {
-            var started = Stopwatch.GetTimestamp();
-            await redis.GetDatabase().PingAsync();
-            var pingMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
-            return TypedResults.Ok(new ServiceInfo(environment.ApplicationName.ToLowerInvariant(), Instance, pingMs));
-        }
-        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
-        {
-            return RedisUnavailable();
-        }
+        var started = Stopwatch.GetTimestamp();
+        await redis.GetDatabase().PingAsync();
+        var pingMs = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
+        return TypedResults.Ok(new ServiceInfo(environment.ApplicationName.ToLowerInvariant(), Instance, pingMs));
     }
-
-    private static ProblemHttpResult RedisUnavailable() => TypedResults.Problem(
-        statusCode: StatusCodes.Status503ServiceUnavailable,
-        title: "Redis is unavailable",
-        detail: "This service cannot reach Redis right now. Retry shortly.");
 }
