@@ -1,0 +1,23 @@
+namespace Platform.Locking;
+
+/// <summary>Distributed locks with renewal and fencing tokens.</summary>
+public interface IDistributedLock
+{
+    /// <summary>
+    /// Takes the lock <paramref name="name"/>, waiting up to <paramref name="wait"/> (zero: one try), or returns
+    /// null. While held, the lease renews itself every lease/3; dispose the handle to release it.
+    /// </summary>
+    Task<ILockHandle?> TryAcquireAsync(string name, TimeSpan lease, TimeSpan wait, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A held lock. Disposing releases it (once; a second dispose does nothing).</summary>
+public interface ILockHandle : IAsyncDisposable
+{
+    string Name { get; }
+
+    /// <summary>Strictly greater than every token handed out before for this name: give it to the resource you protect.</summary>
+    long FencingToken { get; }
+
+    /// <summary>Fires when the lock is lost: a renewal was refused, or the lease ran out before one succeeded. Stop work.</summary>
+    CancellationToken LockLost { get; }
+}

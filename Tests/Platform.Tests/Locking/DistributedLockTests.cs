@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Locking;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Locking;
+
+[Collection(RedisCollection.Name)]
+public sealed class DistributedLockOnRedisServer(RedisServerFixture redis) : DistributedLockTests(redis);
+
+[Collection(GarnetCollection.Name)]
+public sealed class DistributedLockOnGarnet(GarnetServerFixture garnet) : DistributedLockTests(garnet);
+
+public abstract class DistributedLockTests(RedisServerFixture redis)
+{
+    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+    private readonly string _name = $"test-{Guid.NewGuid():N}";
+
+    private static RedisDistributedLock Locks(IConnectionMultiplexer connection) =>
+        new(connection, Meters, NullLogger<RedisDistributedLock>.Instance);
+
+    [Fact]
+    public async Task HundredContendersOverFourConnectionsNeverHoldAtOnceAndFencesOnlyGrow()
+    {
+        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
+        try
+        {
+            var locks = connections.Select(Locks).ToArray();
+            var inside = 0;
+            var overlaps = 0;
+            var fences = new List<long>();
+            var stopAt = Stopwatch.StartNew();
+
+            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
+            {
+                while (stopAt.Elapsed < TimeSpan.FromSeconds(5))
+                {
+                    await using var handle = await locks[i % 4].TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
+                    if (handle is null)
+                    {
+                        continue;
+                    }
+                    if (Interlocked.Increment(ref inside) > 1)
+                    {
+                        Interlocked.Increment(ref overlaps);
+                    }
+                    fences.Add(handle.FencingToken); // safe: only the holder writes
+                    await Task.Yield();
+                    Interlocked.Decrement(ref inside);
+                }
+            })));
+
+            Assert.Equal(0, overlaps);
+            Assert.True(fences.Count > 100, $"only {fences.Count} acquisitions in 5 s");
+            Assert.Equal(fences.Order(), fences);
+            Assert.Equal(fences.Count, fences.Distinct().Count());
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AHeldLockRenewsItselfBeyondItsLeaseAndAWaiterWakesAtRelease()
+    {
+        var locks = Locks(redis.Connection);
+        var holder = (await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
+
+        await Task.Delay(1000); // three leases: only renewal keeps it
+        Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
+        Assert.False(holder.LockLost.IsCancellationRequested);
+
+        var waiter = locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+        await Task.Delay(200);
+        var released = Stopwatch.StartNew();
+        await holder.DisposeAsync();
+        await using var next = await waiter;
+
+        Assert.NotNull(next);
+        Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(150), $"the waiter took {released.Elapsed.TotalMilliseconds} ms after release");
+        Assert.True(next.FencingToken > holder.FencingToken);
+    }
+
+    [Fact]
+    public async Task APausedHolderSeesLockLostAndItsLateFencedWriteIsRejected()
+    {
+        var locks = Locks(redis.Connection);
+        var resource = new FencedResource(redis.Connection);
+        var key = $"resource:{_name}";
+        var paused = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
+        Assert.True(await resource.TryWriteAsync(key, paused.FencingToken, "first holder"));
+
+        paused.SimulatePause();
+        await using var next = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
+        Assert.NotNull(next);
+        Assert.True(await resource.TryWriteAsync(key, next.FencingToken, "second holder"));
+
+        await Task.Delay(100);
+        Assert.True(paused.LockLost.IsCancellationRequested);
+        Assert.False(await resource.TryWriteAsync(key, paused.FencingToken, "late write"));
+        Assert.Equal("second holder", await resource.ReadAsync(key));
+        await paused.DisposeAsync(); // a stale release deletes nothing
+        Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task AReleaseWithAnotherOwnersTokenDeletesNothing()
+    {
+        var locks = Locks(redis.Connection);
+        await using var holder = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.Zero);
+
+        var released = (long)await redis.Connection.GetDatabase().ScriptEvaluateAsync(
+            RedisDistributedLock.Release.Source, [$"lock:{{{_name}}}"], ["not-the-owner", $"lock:{{{_name}}}:released"]);
+
+        Assert.Equal(0, released);
+        Assert.True(await redis.Connection.GetDatabase().KeyExistsAsync($"lock:{{{_name}}}"));
+        Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
+    }
+}
