@@ -9,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [RedisBaseline.Name] = RedisBaseline.RunAsync,
     [SessionsBenchmark.Name] = SessionsBenchmark.RunAsync,
     [RateLimitBenchmark.Name] = RateLimitBenchmark.RunAsync,
+    [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
 };
 
 var name = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
