@@ -12,6 +12,11 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
 };
 
+if (args.FirstOrDefault() == LockHolder.Name)
+{
+    return await LockHolder.RunAsync(args);
+}
+
 var name = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));
 if (name is null || !benchmarks.TryGetValue(name, out var benchmark))
 {

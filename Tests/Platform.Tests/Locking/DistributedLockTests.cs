@@ -23,38 +23,43 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         new(connection, Meters, NullLogger<RedisDistributedLock>.Instance);
 
     [Fact]
-    public async Task HundredContendersOverFourConnectionsNeverHoldAtOnceAndFencesOnlyGrow()
+    public async Task HundredContendersOverFourConnectionsAndASecondProcessNeverHoldAtOnceAndFencesOnlyGrow()
     {
         var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
         try
         {
             var locks = connections.Select(Locks).ToArray();
-            var inside = 0;
+            var db = redis.Connection.GetDatabase();
             var overlaps = 0;
             var fences = new List<long>();
+            var duration = TimeSpan.FromSeconds(10);
+            using var other = LockHolderProcess.Start("contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
             var stopAt = Stopwatch.StartNew();
 
             await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
             {
-                while (stopAt.Elapsed < TimeSpan.FromSeconds(5))
+                while (stopAt.Elapsed < duration)
                 {
                     await using var handle = await locks[i % 4].TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
                     if (handle is null)
                     {
                         continue;
                     }
-                    if (Interlocked.Increment(ref inside) > 1)
+                    // One counter in Redis, shared with the other process: above 1 means two holders at once.
+                    if (await db.StringIncrementAsync($"{_name}:inside") > 1)
                     {
                         Interlocked.Increment(ref overlaps);
                     }
                     fences.Add(handle.FencingToken); // safe: only the holder writes
-                    await Task.Yield();
-                    Interlocked.Decrement(ref inside);
+                    await db.StringDecrementAsync($"{_name}:inside");
                 }
             })));
+            var report = (await other.ReadLineAsync(TimeSpan.FromSeconds(30))).Split(' ');
 
             Assert.Equal(0, overlaps);
-            Assert.True(fences.Count > 100, $"only {fences.Count} acquisitions in 5 s");
+            Assert.Equal(["DONE", "0", "True"], [report[0], report[2], report[3]]);
+            Assert.True(long.Parse(report[1]) > 0, "the second process never got the lock");
+            Assert.True(fences.Count > 100, $"only {fences.Count} acquisitions in {duration}");
             Assert.Equal(fences.Order(), fences);
             Assert.Equal(fences.Count, fences.Distinct().Count());
         }
@@ -65,6 +70,27 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
                 await c.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task AKilledHoldersLockIsTakenAfterItsLeaseAndNotBefore()
+    {
+        var lease = TimeSpan.FromMilliseconds(1500);
+        using var holder = LockHolderProcess.Start("hold", redis.Server.ConnectionString, _name, ((long)lease.TotalMilliseconds).ToString());
+        var held = await holder.ReadLineAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith("HELD ", held);
+        await Task.Delay(lease); // the holder keeps it past one lease by renewing
+
+        holder.Kill();
+        var killed = Stopwatch.StartNew();
+        var locks = Locks(redis.Connection);
+        Assert.Null(await locks.TryAcquireAsync(_name, lease, TimeSpan.Zero));
+        await using var next = await locks.TryAcquireAsync(_name, lease, TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(next);
+        // Renewed at most lease/3 before the kill, so free between 2/3 of a lease and a lease after it.
+        Assert.InRange(killed.Elapsed, lease / 2, lease + TimeSpan.FromSeconds(1));
+        Assert.True(next.FencingToken > long.Parse(held["HELD ".Length..]));
     }
 
     [Fact]
