@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Platform.Locking;
 using Platform.Tests.Redis;
@@ -16,60 +14,49 @@ public sealed class DistributedLockOnGarnet(GarnetServerFixture garnet) : Distri
 
 public abstract class DistributedLockTests(RedisServerFixture redis)
 {
-    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
     private readonly string _name = $"test-{Guid.NewGuid():N}";
 
     private static RedisDistributedLock Locks(IConnectionMultiplexer connection) =>
-        new(connection, Meters, NullLogger<RedisDistributedLock>.Instance);
+        new(connection, TestMeters.Factory, NullLogger<RedisDistributedLock>.Instance);
 
     [Fact]
     public async Task HundredContendersOverFourConnectionsAndASecondProcessNeverHoldAtOnceAndFencesOnlyGrow()
     {
-        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
-        try
-        {
-            var locks = connections.Select(Locks).ToArray();
-            var db = redis.Connection.GetDatabase();
-            var overlaps = 0;
-            var fences = new List<long>();
-            var duration = TimeSpan.FromSeconds(10);
-            using var other = LockHolderProcess.Start("contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
-            var stopAt = Stopwatch.StartNew();
+        await using var connections = await redis.ConnectManyAsync(4);
+        var locks = connections.Select(Locks).ToArray();
+        var db = redis.Connection.GetDatabase();
+        var overlaps = 0;
+        var fences = new List<long>();
+        var duration = TimeSpan.FromSeconds(10);
+        using var other = LockHolderProcess.Start("contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
+        var stopAt = Stopwatch.StartNew();
 
-            await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
+        {
+            while (stopAt.Elapsed < duration)
             {
-                while (stopAt.Elapsed < duration)
+                await using var handle = await locks[i % 4].TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
+                if (handle is null)
                 {
-                    await using var handle = await locks[i % 4].TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
-                    if (handle is null)
-                    {
-                        continue;
-                    }
-                    // One counter in Redis, shared with the other process: above 1 means two holders at once.
-                    if (await db.StringIncrementAsync($"{_name}:inside") > 1)
-                    {
-                        Interlocked.Increment(ref overlaps);
-                    }
-                    fences.Add(handle.FencingToken); // safe: only the holder writes
-                    await db.StringDecrementAsync($"{_name}:inside");
+                    continue;
                 }
-            })));
-            var report = (await other.ReadLineAsync(TimeSpan.FromSeconds(30))).Split(' ');
-
-            Assert.Equal(0, overlaps);
-            Assert.Equal(["DONE", "0", "True"], [report[0], report[2], report[3]]);
-            Assert.True(long.Parse(report[1]) > 0, "the second process never got the lock");
-            Assert.True(fences.Count > 100, $"only {fences.Count} acquisitions in {duration}");
-            Assert.Equal(fences.Order(), fences);
-            Assert.Equal(fences.Count, fences.Distinct().Count());
-        }
-        finally
-        {
-            foreach (var c in connections)
-            {
-                await c.DisposeAsync();
+                // One counter in Redis, shared with the other process: above 1 means two holders at once.
+                if (await db.StringIncrementAsync($"{_name}:inside") > 1)
+                {
+                    Interlocked.Increment(ref overlaps);
+                }
+                fences.Add(handle.FencingToken); // safe: only the holder writes
+                await db.StringDecrementAsync($"{_name}:inside");
             }
-        }
+        })));
+        var report = (await other.ReadLineAsync(TimeSpan.FromSeconds(30))).Split(' ');
+
+        Assert.Equal(0, overlaps);
+        Assert.Equal(["DONE", "0", "True"], [report[0], report[2], report[3]]);
+        Assert.True(long.Parse(report[1]) > 0, "the second process never got the lock");
+        Assert.True(fences.Count > 100, $"only {fences.Count} acquisitions in {duration}");
+        Assert.Equal(fences.Order(), fences);
+        Assert.Equal(fences.Count, fences.Distinct().Count());
     }
 
     [Fact]

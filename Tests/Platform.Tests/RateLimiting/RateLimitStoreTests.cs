@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Platform.RateLimiting;
@@ -29,23 +28,13 @@ public abstract class RateLimitStoreTests(RedisServerFixture redis)
     public async Task ThreeHundredConcurrentDecisionsOverFourConnectionsAdmitExactlyTheLimit(RateLimitAlgorithm algorithm)
     {
         var rule = new RateLimitRule("burst", 100, TimeSpan.FromMinutes(1), algorithm);
-        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
-        try
-        {
-            var stores = connections.Select(c => new RedisRateLimitStore(c)).ToArray();
-            var decisions = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(() => stores[i % 4].DecideAsync(_partition, rule))));
+        await using var connections = await redis.ConnectManyAsync(4);
+        var stores = connections.Select(c => new RedisRateLimitStore(c)).ToArray();
+        var decisions = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => Task.Run(() => stores[i % 4].DecideAsync(_partition, rule))));
 
-            Assert.Equal(100, decisions.Count(d => d.Admitted));
-            Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i).Order(), decisions.Where(d => d.Admitted).Select(d => d.Remaining).Order());
-            Assert.All(decisions.Where(d => !d.Admitted), d => Assert.InRange(d.RetryAfter, TimeSpan.FromSeconds(50), TimeSpan.FromMinutes(1)));
-        }
-        finally
-        {
-            foreach (var c in connections)
-            {
-                await c.DisposeAsync();
-            }
-        }
+        Assert.Equal(100, decisions.Count(d => d.Admitted));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i).Order(), decisions.Where(d => d.Admitted).Select(d => d.Remaining).Order());
+        Assert.All(decisions.Where(d => !d.Admitted), d => Assert.InRange(d.RetryAfter, TimeSpan.FromSeconds(50), TimeSpan.FromMinutes(1)));
     }
 
     [Fact]
@@ -116,9 +105,8 @@ public sealed class GatewayRateLimiterOutageTests
             $"{server.ConnectionString},abortConnect=false", options => options.BacklogPolicy = BacklogPolicy.FailFast);
         await server.DisposeAsync();
 
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         var options = new OptionsMonitorStub(new RateLimitingOptions { FailClosed = failClosed });
-        var limiter = new GatewayRateLimiter(new RedisRateLimitStore(connection), options, NullLogger<GatewayRateLimiter>.Instance, meters);
+        var limiter = new GatewayRateLimiter(new RedisRateLimitStore(connection), options, NullLogger<GatewayRateLimiter>.Instance, TestMeters.Factory);
         var context = new DefaultHttpContext();
         context.Request.Path = "/api/projects";
         context.Connection.RemoteIpAddress = IPAddress.Loopback;

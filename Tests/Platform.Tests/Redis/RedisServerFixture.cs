@@ -33,6 +33,10 @@ public class RedisServerFixture : IAsyncLifetime
     public Task<ConnectionMultiplexer> ConnectAsync(string options = "") =>
         ConnectionMultiplexer.ConnectAsync($"{Server.ConnectionString}{options}");
 
+    /// <summary><paramref name="count"/> separate connections, as that many app instances would have; dispose them all at once.</summary>
+    public async Task<Connections> ConnectManyAsync(int count) =>
+        new(await Task.WhenAll(Enumerable.Range(0, count).Select(_ => ConnectAsync())));
+
     public async Task DisposeAsync()
     {
         if (_connection is not null)
@@ -42,6 +46,22 @@ public class RedisServerFixture : IAsyncLifetime
         if (_server is not null)
         {
             await _server.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>Several connections to one server, disposed together.</summary>
+public sealed class Connections(ConnectionMultiplexer[] all) : IAsyncDisposable
+{
+    public int Count => all.Length;
+    public ConnectionMultiplexer this[int i] => all[i % all.Length];
+    public IEnumerable<T> Select<T>(Func<ConnectionMultiplexer, T> map) => all.Select(map);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var connection in all)
+        {
+            await connection.DisposeAsync();
         }
     }
 }

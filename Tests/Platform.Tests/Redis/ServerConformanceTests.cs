@@ -21,27 +21,17 @@ public abstract class ServerConformanceTests(RedisServerFixture redis)
     {
         const string readThenWrite = "local v = tonumber(redis.call('GET', KEYS[1]) or '0'); redis.call('SET', KEYS[1], v + 1); return v + 1";
         RedisKey key = $"conformance:{{{Guid.NewGuid():N}}}:counter";
-        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
-        try
+        await using var connections = await redis.ConnectManyAsync(4);
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
         {
-            await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
+            var db = connections[caller].GetDatabase();
+            for (var i = 0; i < 500; i++)
             {
-                var db = connections[caller % connections.Length].GetDatabase();
-                for (var i = 0; i < 500; i++)
-                {
-                    await db.ScriptEvaluateAsync(readThenWrite, [key]);
-                }
-            })));
-
-            Assert.Equal(16 * 500, (long)await redis.Connection.GetDatabase().StringGetAsync(key));
-        }
-        finally
-        {
-            foreach (var connection in connections)
-            {
-                await connection.DisposeAsync();
+                await db.ScriptEvaluateAsync(readThenWrite, [key]);
             }
-        }
+        })));
+
+        Assert.Equal(16 * 500, (long)await redis.Connection.GetDatabase().StringGetAsync(key));
     }
 
     [Fact]

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using Platform.Sessions;
 using StackExchange.Redis;
@@ -8,10 +6,9 @@ namespace Platform.Tests.Sessions;
 
 internal static class SessionStoreFactory
 {
-    private static readonly IMeterFactory Meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 
     public static SessionStore Create(IConnectionMultiplexer redis, SessionStoreOptions? options = null) =>
-        new(redis, Options.Create(options ?? new SessionStoreOptions()), new SessionTelemetry(Meters));
+        new(redis, Options.Create(options ?? new SessionStoreOptions()), new SessionTelemetry(TestMeters.Factory));
 
     /// <summary>A user no other test uses, so tests can share one server.</summary>
     public static SessionUser NewUser(string tier = "user") =>

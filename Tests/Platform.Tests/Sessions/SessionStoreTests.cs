@@ -125,24 +125,14 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
     public async Task HundredConcurrentSignInsOfOneUserAllSucceedAndTheIndexHoldsExactlyThem()
     {
         var user = SessionStoreFactory.NewUser();
-        var connections = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => redis.ConnectAsync()));
-        try
-        {
-            var stores = connections.Select(c => SessionStoreFactory.Create(c)).ToArray();
-            var created = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() => stores[i % 4].CreateAsync(user, $"agent-{i}"))));
+        await using var connections = await redis.ConnectManyAsync(4);
+        var stores = connections.Select(c => SessionStoreFactory.Create(c)).ToArray();
+        var created = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() => stores[i % 4].CreateAsync(user, $"agent-{i}"))));
 
-            var listed = await _store.ListAsync(user.UserId);
-            Assert.Equal(created.Select(c => c.Session.Id).Order(), listed.Select(s => s.Id).Order());
-            var validated = await Task.WhenAll(created.Select(c => _store.ValidateAsync(c.Token)));
-            Assert.All(validated, Assert.NotNull);
-        }
-        finally
-        {
-            foreach (var c in connections)
-            {
-                await c.DisposeAsync();
-            }
-        }
+        var listed = await _store.ListAsync(user.UserId);
+        Assert.Equal(created.Select(c => c.Session.Id).Order(), listed.Select(s => s.Id).Order());
+        var validated = await Task.WhenAll(created.Select(c => _store.ValidateAsync(c.Token)));
+        Assert.All(validated, Assert.NotNull);
     }
 
     [Fact]
