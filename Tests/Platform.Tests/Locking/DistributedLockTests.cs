@@ -84,9 +84,10 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
     public async Task AHeldLockRenewsItselfBeyondItsLeaseAndAWaiterWakesAtRelease()
     {
         var locks = Locks(redis.Connection);
-        var holder = (await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
+        // A 1 s lease renewed every 333 ms: room for a busy machine to be late with a renewal or two.
+        var holder = (await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero))!;
 
-        await Task.Delay(1000); // three leases: only renewal keeps it
+        await Task.Delay(3000); // three leases: only renewal keeps it
         Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
         Assert.False(holder.LockLost.IsCancellationRequested);
 
