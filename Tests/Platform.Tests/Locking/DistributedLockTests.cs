@@ -99,7 +99,8 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         await using var next = await waiter;
 
         Assert.NotNull(next);
-        Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(150), $"the waiter took {released.Elapsed.TotalMilliseconds} ms after release");
+        // Woken by the release message; the bound leaves room for a busy machine, not for waiting out the lease.
+        Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(500), $"the waiter took {released.Elapsed.TotalMilliseconds} ms after release");
         Assert.True(next.FencingToken > holder.FencingToken);
     }
 
@@ -117,7 +118,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         Assert.NotNull(next);
         Assert.True(await resource.TryWriteAsync(key, next.FencingToken, "second holder"));
 
-        await Task.Delay(100);
+        await Task.Delay(500);
         Assert.True(paused.LockLost.IsCancellationRequested);
         Assert.False(await resource.TryWriteAsync(key, paused.FencingToken, "late write"));
         Assert.Equal("second holder", await resource.ReadAsync(key));
