@@ -1,5 +1,4 @@
-using System.Diagnostics.Metrics;
-using Microsoft.Extensions.DependencyInjection;
+using Platform.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 using Platform.Locking;
 using StackExchange.Redis;
@@ -21,8 +20,7 @@ public static class LockHolder
     {
         var (mode, connection, name, value) = (args[1], args[2], args[3], long.Parse(args[4]));
         await using var redis = await ConnectionMultiplexer.ConnectAsync(connection);
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-        var locks = new RedisDistributedLock(redis, meters, NullLogger<RedisDistributedLock>.Instance);
+        var locks = new RedisDistributedLock(redis, TestMeters.Factory, NullLogger<RedisDistributedLock>.Instance);
 
         if (mode == "hold")
         {

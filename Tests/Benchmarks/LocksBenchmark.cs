@@ -1,6 +1,5 @@
-using System.Diagnostics.Metrics;
+using Platform.Tests;
 using Benchmarks.Harness;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Platform.Locking;
 
@@ -17,8 +16,7 @@ public static class LocksBenchmark
 
     public static async Task RunAsync(BenchmarkContext context)
     {
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
-        var locks = new RedisDistributedLock(context.Redis, meters, NullLogger<RedisDistributedLock>.Instance);
+        var locks = new RedisDistributedLock(context.Redis, TestMeters.Factory, NullLogger<RedisDistributedLock>.Instance);
         var lease = TimeSpan.FromSeconds(10);
 
         var next = 0;

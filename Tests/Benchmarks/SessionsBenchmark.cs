@@ -1,7 +1,6 @@
-using System.Diagnostics.Metrics;
+using Platform.Tests;
 using System.Text.Json;
 using Benchmarks.Harness;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Platform.Sessions;
 using StackExchange.Redis;
@@ -21,9 +20,8 @@ public static class SessionsBenchmark
 
     public static async Task RunAsync(BenchmarkContext context)
     {
-        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         SessionStore Store(TimeSpan touch) => new(context.Redis,
-            Options.Create(new SessionStoreOptions { TouchInterval = touch }), new SessionTelemetry(meters));
+            Options.Create(new SessionStoreOptions { TouchInterval = touch }), new SessionTelemetry(TestMeters.Factory));
 
         var throttled = Store(TimeSpan.FromMinutes(1));
         var everyCall = Store(TimeSpan.Zero);

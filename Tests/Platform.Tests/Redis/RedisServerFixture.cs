@@ -53,7 +53,6 @@ public class RedisServerFixture : IAsyncLifetime
 /// <summary>Several connections to one server, disposed together.</summary>
 public sealed class Connections(ConnectionMultiplexer[] all) : IAsyncDisposable
 {
-    public int Count => all.Length;
     public ConnectionMultiplexer this[int i] => all[i % all.Length];
     public IEnumerable<T> Select<T>(Func<ConnectionMultiplexer, T> map) => all.Select(map);
 
