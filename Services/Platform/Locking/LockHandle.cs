@@ -20,10 +20,11 @@ internal sealed class LockHandle : ILockHandle
     private readonly Task _watchdog;
     private int _disposed;
 
-    public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, LockMetrics metrics, ILogger logger)
+    /// <param name="leaseStarted">When the acquire that granted this lease was sent (Stopwatch timestamp).</param>
+    public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, long leaseStarted, LockMetrics metrics, ILogger logger)
     {
         (_redis, Name, _owner, FencingToken, _lease, _metrics, _logger) = (redis, name, owner, fencingToken, lease, metrics, logger);
-        _watchdog = Task.Run(RenewAsync);
+        _watchdog = Task.Run(() => RenewAsync(leaseStarted));
     }
 
     public string Name { get; }
@@ -33,14 +34,16 @@ internal sealed class LockHandle : ILockHandle
     /// <summary>For tests: stop renewing, as a process that pauses (GC, VM freeze) would.</summary>
     internal void SimulatePause() => _stop.Cancel();
 
-    private async Task RenewAsync()
+    private async Task RenewAsync(long lastRenewed)
     {
-        var lastRenewed = Stopwatch.GetTimestamp();
+        // Lease times are counted from when the command was SENT: Redis started the lease no earlier than that,
+        // so the local deadline never falls after the server's and LockLost is never late.
         using var timer = new PeriodicTimer(_lease / 3);
         try
         {
             while (await timer.WaitForNextTickAsync(_stop.Token))
             {
+                var sent = Stopwatch.GetTimestamp();
                 try
                 {
                     var renewed = (long)await RedisDistributedLock.Extend.EvaluateAsync(_redis.GetDatabase(),
@@ -50,7 +53,7 @@ internal sealed class LockHandle : ILockHandle
                         Lose("renewal refused: the lease had expired or another holder took it");
                         return;
                     }
-                    lastRenewed = Stopwatch.GetTimestamp();
+                    lastRenewed = sent;
                 }
                 catch (RedisException e)
                 {

@@ -40,13 +40,14 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         {
             for (var attempt = 0; ; attempt++)
             {
+                var sent = Stopwatch.GetTimestamp();
                 var result = (long[])(await Acquire.EvaluateAsync(db,
                     [LockKeys.Lock(name), LockKeys.Fence(name)], [owner, (long)lease.TotalMilliseconds]))!;
                 if (result[0] == 1)
                 {
                     _metrics.Acquisitions.Add(1, new KeyValuePair<string, object?>("contended", attempt > 0));
                     span?.SetTag("lock.fence", result[1]);
-                    return new LockHandle(redis, name, owner, result[1], lease, _metrics, logger);
+                    return new LockHandle(redis, name, owner, result[1], lease, sent, _metrics, logger);
                 }
 
                 var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
