@@ -243,6 +243,11 @@ public sealed class JobProcessor
             return "lease_lost";
         }
         var state = (string)answer[1]!;
+        if (state == "retrying")
+        {
+            // Wake this worker's claim loop, which may be asleep for an idle poll, so that it sleeps until the retry is due instead.
+            _doorbell.Writer.TryWrite(true);
+        }
         _queue.Telemetry.Failed.Add(1, _queueTag, new("outcome", state));
         _logger.Log(state == "retrying" ? LogLevel.Information : LogLevel.Warning, error,
             "Job {JobId} attempt {Attempt} of {MaxAttempts} failed: {State}{Retry}", job.Id, job.Context.Attempt, job.Context.MaxAttempts,
