@@ -31,8 +31,7 @@ public static class JobsExtensions
     /// Runs <typeparamref name="THandler"/> on <paramref name="queue"/> in a hosted service, with settings from
     /// <c>Jobs:Processors:&lt;queue&gt;</c> (<see cref="JobProcessorOptions"/>).
     /// </summary>
-    public static TBuilder AddJobProcessor<TBuilder, THandler>(this TBuilder builder, string queue, Action<JobProcessorOptions>? configure = null)
-        where TBuilder : IHostApplicationBuilder
+    public static IHostApplicationBuilder AddJobProcessor<THandler>(this IHostApplicationBuilder builder, string queue, Action<JobProcessorOptions>? configure = null)
         where THandler : class, IJobHandler
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(queue);
