@@ -126,7 +126,7 @@ public sealed class JobProcessor
             for (var i = 0; i < count; i++)
             {
                 var job = RunningJob.From(claimed, 1 + i * Fields, _options.Queue, sent, _options.VisibilityTimeout);
-                _running[job.Id] = job;
+                _running[job.Token] = job; // by lease: the same job may come back to this worker after its lease was lost
                 var task = Task.Run(() => RunJobAsync(job, slots), CancellationToken.None);
                 tasks[task] = true;
                 _ = task.ContinueWith(t => tasks.TryRemove(t, out _), TaskScheduler.Default);
@@ -200,9 +200,15 @@ public sealed class JobProcessor
             outcome = "lease_lost";
             _logger.LogWarning("Job {JobId} lost its lease: {Message}", job.Id, e.Message);
         }
+        catch (Exception e)
+        {
+            // Recording the outcome failed (not an outage): the lease runs out and the reaper retries the job.
+            outcome = "error";
+            _logger.LogError(e, "Job {JobId}: could not record its outcome", job.Id);
+        }
         finally
         {
-            _running.TryRemove(job.Id, out _);
+            _running.TryRemove(job.Token, out _);
             slots.Release();
             job.Lost.Dispose();
         }
