@@ -13,7 +13,8 @@
   ARGV[5]  priority (0..ARGV[12], higher runs first)          ARGV[6]  delay, ms (0: ready now)
   ARGV[7]  max attempts   ARGV[8]  idempotency key, or ''
   ARGV[9]  traceparent, or ''      ARGV[10] tracestate, or ''
-  ARGV[11] doorbell channel        ARGV[12] max priority
+  ARGV[11] doorbell channel, rung when the queue was empty or this job is the next one due
+  ARGV[12] max priority
   Returns  { job id, 1 } when enqueued; { existing job id, 0 } when the idempotency key already named a live job.
 ]]
 local ready, scheduled, sequence = KEYS[1], KEYS[2], KEYS[5]
@@ -46,6 +47,12 @@ redis.call('HSET', prefix .. 'job:' .. id,
   'traceparent', ARGV[9], 'tracestate', ARGV[10], 'idem', ARGV[8])
 
 if delay > 0 then
+  -- Ring when this job is due before every other scheduled one: idle workers sleep until the earliest due time
+  -- they know of, and must learn of an earlier one.
+  local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  if not first[2] or now + delay < tonumber(first[2]) then
+    redis.call('PUBLISH', ARGV[11], id)
+  end
   redis.call('ZADD', scheduled, now + delay, id)
 else
   -- Ring only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
