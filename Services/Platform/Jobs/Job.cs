@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Platform.Jobs;
 
 /// <summary>What to enqueue. <paramref name="Payload"/> is JSON.</summary>
@@ -17,22 +19,31 @@ public sealed record EnqueueRequest(
 /// <summary>The answer to an enqueue: the job's id, and false when an idempotency key returned an existing job.</summary>
 public sealed record EnqueueResult(string JobId, bool Created);
 
-/// <summary>Where a job is in its life.</summary>
+/// <summary>Where a job is in its life. In JSON: <c>"pending"</c>, <c>"scheduled"</c>, ... (the names Redis stores).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
 public enum JobState
 {
     /// <summary>Ready, waiting for a worker.</summary>
+    [JsonStringEnumMemberName("pending")]
     Pending,
     /// <summary>Delayed: not due yet.</summary>
+    [JsonStringEnumMemberName("scheduled")]
     Scheduled,
     /// <summary>Held by a worker under a lease.</summary>
+    [JsonStringEnumMemberName("active")]
     Active,
     /// <summary>Failed an attempt; waiting out its backoff before the next.</summary>
+    [JsonStringEnumMemberName("retrying")]
     Retrying,
+    [JsonStringEnumMemberName("completed")]
     Completed,
     /// <summary>The handler failed it permanently (<see cref="PermanentJobFailureException"/>): no retry.</summary>
+    [JsonStringEnumMemberName("failed")]
     Failed,
     /// <summary>Out of attempts; in the dead letter set until retried or cancelled.</summary>
+    [JsonStringEnumMemberName("dead")]
     Dead,
+    [JsonStringEnumMemberName("cancelled")]
     Cancelled,
 }
 

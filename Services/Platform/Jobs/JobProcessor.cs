@@ -109,10 +109,12 @@ public sealed class JobProcessor
                     [_keys.Prefix, free, LeaseMs, JobQueue.NewTokenBase(), 1000]))!;
                 outageDelay = 100;
             }
-            catch (Exception e) when (IsOutage(e))
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Never let the loop die: an outage (or anything else) is logged and retried with a growing delay.
                 slots.Release(free);
-                _logger.LogWarning("Cannot claim from {Queue}: {Message}; retrying in {Delay} ms", _options.Queue, e.Message, outageDelay);
+                _logger.Log(IsOutage(e) ? LogLevel.Warning : LogLevel.Error, e, "Cannot claim from {Queue}: {Message}; retrying in {Delay} ms",
+                    _options.Queue, e.Message, outageDelay);
                 await Task.Delay(outageDelay, stoppingToken);
                 outageDelay = Math.Min(outageDelay * 2, 2000);
                 continue;
@@ -327,7 +329,7 @@ public sealed class JobProcessor
                             }
                         }
                     }
-                    catch (Exception e) when (IsOutage(e))
+                    catch (Exception e) when (e is not OperationCanceledException)
                     {
                         _logger.LogWarning("Cannot renew leases on {Queue}: {Message}", _options.Queue, e.Message);
                     }
@@ -362,9 +364,9 @@ public sealed class JobProcessor
                         _queue.Telemetry.ReportCounts(await _queue.GetCountsAsync(_options.Queue));
                     }
                 }
-                catch (Exception e) when (IsOutage(e))
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    _logger.LogDebug("Reaper of {Queue} skipped: {Message}", _options.Queue, e.Message);
+                    _logger.LogWarning("Reaper of {Queue} skipped: {Message}", _options.Queue, e.Message);
                 }
             }
         }
@@ -400,7 +402,9 @@ public sealed class JobProcessor
 
     private static string Truncate(string text) => text.Length <= 2000 ? text : text[..2000];
 
+    /// <summary>Redis is away, or back but still loading its data (LOADING): worth retrying.</summary>
     private static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException
+        || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal))
         || (e.InnerException is { } inner && IsOutage(inner));
 
     /// <summary>A claimed job, its lease token, and when its lease ends by this process's reckoning.</summary>

@@ -38,7 +38,9 @@ public sealed class JobQueueRestartTests
                         acknowledged.Add((await jobs.EnqueueAsync(new EnqueueRequest(queue, "sink", "{}", IdempotencyKey: $"k{i}"))).JobId);
                         break;
                     }
-                    catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException)
+                    // Redis away, or back and still loading its append-only file: nothing was enqueued, try again.
+                    catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException
+                        || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal)))
                     {
                         Interlocked.Increment(ref refused);
                         await Task.Delay(50);

@@ -408,3 +408,13 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         }
     }
 }
+
+public sealed class JobStatusJsonTests
+{
+    [Fact]
+    public void StatesAreWrittenAsTheLowercaseNamesRedisStores()
+    {
+        Assert.Equal("\"retrying\"", System.Text.Json.JsonSerializer.Serialize(JobState.Retrying));
+        Assert.Equal(JobState.Dead, System.Text.Json.JsonSerializer.Deserialize<JobState>("\"dead\""));
+    }
+}

@@ -178,7 +178,18 @@ public sealed class RedisServerProcess : IAsyncDisposable
             await Task.Delay(20);
         }
         await using var connection = await ConnectionMultiplexer.ConnectAsync($"{ConnectionString},abortConnect=true");
-        await connection.GetDatabase().PingAsync();
+        while (true)
+        {
+            try
+            {
+                await connection.GetDatabase().PingAsync();
+                return;
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("LOADING", StringComparison.Ordinal) && deadline.Elapsed < StartTimeout)
+            {
+                await Task.Delay(20); // restarted with an append-only file: answering, but still reading it
+            }
+        }
     }
 
     private async Task<bool> AcceptsConnectionsAsync()
