@@ -168,33 +168,11 @@ public sealed class JobProcessor
         span?.SetTag("job.id", job.Id);
         span?.SetTag("job.type", job.Context.Type);
         span?.SetTag("job.attempt", job.Context.Attempt);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(job.Lost.Token, _abandon.Token);
         var started = Stopwatch.GetTimestamp();
         string outcome;
         try
         {
-            string? result;
-            try
-            {
-                result = await _handler.HandleAsync(job.Context, stop.Token);
-            }
-            catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
-            {
-                outcome = await ReleaseAsync(job) ? "released" : "lease_lost";
-                return;
-            }
-            catch (Exception e) when (!job.Lost.IsCancellationRequested)
-            {
-                outcome = await FailAsync(job, e);
-                span?.SetStatus(ActivityStatusCode.Error, e.Message);
-                return;
-            }
-            if (job.Lost.IsCancellationRequested)
-            {
-                outcome = "lease_lost";
-                return;
-            }
-            outcome = await CompleteAsync(job, result);
+            outcome = await RunHandlerAsync(job, span);
         }
         catch (Exception e) when (job.Lost.IsCancellationRequested || IsOutage(e))
         {
@@ -212,15 +190,34 @@ public sealed class JobProcessor
         {
             _running.TryRemove(job.Token, out _);
             slots.Release();
-            job.Lost.Dispose();
         }
-        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        _queue.Telemetry.Duration.Record(seconds, _queueTag, new("outcome", outcome));
+        _queue.Telemetry.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _queueTag, new("outcome", outcome));
         span?.SetTag("job.outcome", outcome);
-        if (outcome == "lease_lost")
+        if (outcome is "lease_lost" or "error")
         {
             _queue.Telemetry.Failed.Add(1, _queueTag, new("outcome", outcome));
         }
+    }
+
+    /// <summary>Runs the handler and records its outcome: completed, retrying, dead, failed, released or lease_lost.</summary>
+    private async Task<string> RunHandlerAsync(RunningJob job, Activity? span)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(job.Lost.Token, _abandon.Token);
+        string? result;
+        try
+        {
+            result = await _handler.HandleAsync(job.Context, stop.Token);
+        }
+        catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
+        {
+            return await ReleaseAsync(job) ? "released" : "lease_lost";
+        }
+        catch (Exception e) when (!job.Lost.IsCancellationRequested)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            return await FailAsync(job, e);
+        }
+        return job.Lost.IsCancellationRequested ? "lease_lost" : await CompleteAsync(job, result);
     }
 
     private async Task<string> CompleteAsync(RunningJob job, string? result)
@@ -344,7 +341,7 @@ public sealed class JobProcessor
     private async Task ReapLoopAsync(CancellationToken stop)
     {
         using var timer = new PeriodicTimer(_options.ReapInterval);
-        var sampled = long.MinValue;
+        long? sampled = null;
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
@@ -358,7 +355,7 @@ public sealed class JobProcessor
                         _logger.LogWarning("Recovered {Requeued} job(s) of {Queue} whose lease expired; {Dead} were on their last attempt (dead letter)",
                             reaped[0], _options.Queue, reaped[1]);
                     }
-                    if (Stopwatch.GetElapsedTime(sampled) >= _options.DepthSampleInterval)
+                    if (sampled is not { } last || Stopwatch.GetElapsedTime(last) >= _options.DepthSampleInterval)
                     {
                         sampled = Stopwatch.GetTimestamp();
                         _queue.Telemetry.ReportCounts(await _queue.GetCountsAsync(_options.Queue));

@@ -36,6 +36,7 @@ public abstract class JobQueueTests(RedisServerFixture redis)
             ReapInterval = TimeSpan.FromMilliseconds(500),
             IdlePoll = TimeSpan.FromMilliseconds(500),
             ShutdownGrace = grace ?? TimeSpan.FromSeconds(10),
+            DepthSampleInterval = TimeSpan.FromMilliseconds(500),
         }, NullLogger.Instance);
 
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
@@ -355,6 +356,63 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         Assert.Equal($"job process {_queue}", seen.DisplayName);
     }
 
+    [Fact]
+    public async Task EnqueuedCompletedFailedDurationAndDepthAreMeasuredPerQueue()
+    {
+        var measured = new ConcurrentQueue<(string Instrument, double Value, string? Outcome, string? State)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == JobTelemetry.Name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? Tag(string name, ReadOnlySpan<KeyValuePair<string, object?>> all)
+            {
+                foreach (var tag in all)
+                {
+                    if (tag.Key == name)
+                    {
+                        return tag.Value?.ToString();
+                    }
+                }
+                return null;
+            }
+            if (Tag("queue", tags) == _queue)
+            {
+                measured.Enqueue((instrument.Name, value, Tag("outcome", tags), Tag("state", tags)));
+            }
+        }
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+
+        var jobs = Queue(redis.Connection, _queue);
+        var ids = new List<string>();
+        foreach (var ms in new[] { 0, 0, 0, -1 })
+        {
+            ids.Add((await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", $"{{\"ms\":{ms}}}"))).JobId);
+        }
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, new SleepingHandler(), concurrency: 2).RunAsync(stop.Token);
+        await WaitUntilAsync(async () => (await Task.WhenAll(ids.Select(jobs.GetAsync))).All(j => j!.State is JobState.Completed or JobState.Failed),
+            TimeSpan.FromSeconds(30), "the four jobs to finish");
+        await Task.Delay(1500); // a reaper tick samples the queue depth
+        listener.RecordObservableInstruments();
+        await stop.CancelAsync();
+        await processor;
+
+        var all = measured.ToArray();
+        Assert.Equal(4, all.Where(m => m.Instrument == "jobs.enqueued").Sum(m => m.Value));
+        Assert.Equal(3, all.Where(m => m.Instrument == "jobs.completed").Sum(m => m.Value));
+        Assert.Equal(1, all.Where(m => m.Instrument == "jobs.failed" && m.Outcome == "failed").Sum(m => m.Value));
+        Assert.Equal(["completed", "completed", "completed", "failed"], all.Where(m => m.Instrument == "jobs.duration").Select(m => m.Outcome).Order());
+        Assert.Equal(["active", "dead", "ready", "scheduled"], all.Where(m => m.Instrument == "jobs.queue.depth" && m.Value == 0).Select(m => m.State).Distinct().Order());
+    }
+
     private sealed class CountingHandler(IJobHandler inner) : IJobHandler
     {
         private int _count;
@@ -392,6 +450,10 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         {
             Interlocked.Increment(ref _started);
             var ms = System.Text.Json.JsonDocument.Parse(job.Payload).RootElement.GetProperty("ms").GetInt32();
+            if (ms < 0)
+            {
+                throw new PermanentJobFailureException("a negative duration can never work");
+            }
             await Task.Delay(ms, cancellationToken);
             return null;
         }
