@@ -19,9 +19,24 @@ var notifier = builder.AddProject<Projects.Notifier>("notifier")
     .WithReference(redis).WaitFor(redis)
     .WithHttpHealthCheck("/health");
 
+// Operator commands in the dashboard: HTTP calls to the worker's internal admin endpoints (Worker/JobAdminEndpoints.cs).
 builder.AddProject<Projects.Worker>("worker")
     .WithReference(redis).WaitFor(redis)
-    .WithHttpHealthCheck("/health");
+    .WithHttpHealthCheck("/health")
+    .WithHttpCommand("/worker/admin/dead/retry", "Retry dead jobs", commandName: "retry-dead-jobs", commandOptions: new HttpCommandOptions
+    {
+        Description = "Move every dead-lettered job of every queue back to ready, with fresh attempts.",
+        ConfirmationMessage = "Retry every dead job of every queue?",
+        IconName = "ArrowRepeatAll",
+        ResultMode = HttpCommandResultMode.Json,
+    })
+    .WithHttpCommand("/worker/admin/queues", "Show queue counts", commandName: "queue-counts", commandOptions: new HttpCommandOptions
+    {
+        Description = "Ready, scheduled, active and dead jobs per queue.",
+        Method = HttpMethod.Get,
+        IconName = "DataBarVertical",
+        ResultMode = HttpCommandResultMode.Json,
+    });
 
 builder.AddProject<Projects.Api>("api")
     .WithReference(redis).WaitFor(redis)

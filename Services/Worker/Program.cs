@@ -1,13 +1,30 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Platform.Hosting;
+using Platform.Jobs;
+using Platform.Locking;
+using Worker;
+using Worker.Handlers;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddPlatformRedis();
 
+builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection("Worker"));
+builder.Services.AddSingleton<IDistributedLock, RedisDistributedLock>();
+builder.Services.TryAddSingleton<IDeploymentStatusPublisher, LoggingDeploymentStatusPublisher>();
+
+// One processor per queue; concurrency and leases from Jobs:Processors:<queue>.
+builder.AddJobProcessor<DeploymentHandler>("deployment");
+builder.AddJobProcessor<ProvisionHandler>("provision");
+builder.AddJobProcessor<EmailHandler>("email");
+// Above every processor's ShutdownGrace (10 s by default), so running jobs can finish or be released.
+builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapServiceInfo("/worker");
+app.MapJobAdmin("/worker/admin");
 
 app.Run();

@@ -10,11 +10,16 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [SessionsBenchmark.Name] = SessionsBenchmark.RunAsync,
     [RateLimitBenchmark.Name] = RateLimitBenchmark.RunAsync,
     [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
+    [JobsBenchmark.Name] = JobsBenchmark.RunAsync,
 };
 
 if (args.FirstOrDefault() == LockHolder.Name)
 {
     return await LockHolder.RunAsync(args);
+}
+if (args.FirstOrDefault() == JobWorker.Name)
+{
+    return await JobWorker.RunAsync(args);
 }
 
 var name = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal));

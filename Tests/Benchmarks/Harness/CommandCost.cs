@@ -15,15 +15,22 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
     /// Runs <paramref name="operation"/> <paramref name="count"/> times, one at a time, and divides. Counts
     /// everything on the server, so measure on a quiet server, before or after the load.
     /// </summary>
-    public static async Task<CommandCost> MeasureAsync(IConnectionMultiplexer redis, int count, Func<Task> operation)
+    public static Task<CommandCost> MeasureAsync(IConnectionMultiplexer redis, int count, Func<Task> operation) =>
+        MeasureTotalAsync(redis, count, async () =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await operation();
+            }
+        });
+
+    /// <summary>Runs <paramref name="work"/> once and divides its cost by <paramref name="count"/>, the operations it did.</summary>
+    public static async Task<CommandCost> MeasureTotalAsync(IConnectionMultiplexer redis, int count, Func<Task> work)
     {
         var server = redis.GetServers().Single();
         var serverBefore = await ServerStatsAsync(server);
         var clientBefore = redis.OperationCount;
-        for (var i = 0; i < count; i++)
-        {
-            await operation();
-        }
+        await work();
         var clientAfter = redis.OperationCount;
         var serverAfter = await ServerStatsAsync(server);
 

@@ -28,7 +28,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         var overlaps = 0;
         var fences = new List<long>();
         var duration = TimeSpan.FromSeconds(10);
-        using var other = LockHolderProcess.Start("contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
+        using var other = HarnessProcess.Start("lock-holder", "contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
         var stopAt = Stopwatch.StartNew();
 
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
@@ -63,7 +63,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
     public async Task AKilledHoldersLockIsTakenAfterItsLeaseAndNotBefore()
     {
         var lease = TimeSpan.FromMilliseconds(1500);
-        using var holder = LockHolderProcess.Start("hold", redis.Server.ConnectionString, _name, ((long)lease.TotalMilliseconds).ToString());
+        using var holder = HarnessProcess.Start("lock-holder", "hold", redis.Server.ConnectionString, _name, ((long)lease.TotalMilliseconds).ToString());
         var held = await holder.ReadLineAsync(TimeSpan.FromSeconds(30));
         Assert.StartsWith("HELD ", held);
         await Task.Delay(lease); // the holder keeps it past one lease by renewing

@@ -1,15 +1,18 @@
 using System.Diagnostics;
 
-namespace Platform.Tests.Locking;
+namespace Platform.Tests;
 
-/// <summary>The Benchmarks harness's <c>lock-holder</c> command, run as a real second process.</summary>
-internal sealed class LockHolderProcess : IDisposable
+/// <summary>
+/// A command of the Benchmarks harness (<c>lock-holder</c>, <c>job-worker</c>) run as a real second process, so
+/// that tests contend across processes and can kill one with SIGKILL.
+/// </summary>
+internal sealed class HarnessProcess : IDisposable
 {
     private readonly Process _process;
 
-    private LockHolderProcess(Process process) => _process = process;
+    private HarnessProcess(Process process) => _process = process;
 
-    public static LockHolderProcess Start(params string[] args)
+    public static HarnessProcess Start(string command, params string[] args)
     {
         // Tests/Platform.Tests/bin/<configuration>/<framework>/ -> Tests/Benchmarks/bin/<configuration>/<framework>/
         var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
@@ -18,23 +21,35 @@ internal sealed class LockHolderProcess : IDisposable
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardOutput = true,
+            RedirectStandardInput = true,
             UseShellExecute = false,
         };
         start.ArgumentList.Add(harness);
-        start.ArgumentList.Add("lock-holder");
+        start.ArgumentList.Add(command);
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
         }
-        return new LockHolderProcess(Process.Start(start)!);
+        return new HarnessProcess(Process.Start(start)!);
     }
 
     /// <summary>The next line the process prints, within <paramref name="timeout"/>.</summary>
     public async Task<string> ReadLineAsync(TimeSpan timeout) =>
-        await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout) ?? throw new InvalidOperationException("lock-holder exited");
+        await _process.StandardOutput.ReadLineAsync().WaitAsync(timeout) ?? throw new InvalidOperationException("the harness process exited");
+
+    /// <summary>Sends one line to the process (e.g. STOP for a graceful stop).</summary>
+    public async Task WriteLineAsync(string line)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+    }
 
     /// <summary>SIGKILL: no finally blocks, no release, no more renewals.</summary>
-    public void Kill() => _process.Kill(entireProcessTree: true);
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
 
     public void Dispose()
     {

@@ -1,0 +1,53 @@
+--[[ claim.lua: promote due scheduled jobs, then lease up to N of the highest-priority ready jobs.
+  KEYS     the six queue keys (see enqueue.lua): [1] ready [2] scheduled [3] active
+  ARGV[1]  key prefix jobs:{<q>}:
+  ARGV[2]  how many jobs to claim at most
+  ARGV[3]  lease (visibility timeout), ms: not completed, failed or renewed by then, the reaper requeues the job
+  ARGV[4]  random token base: job i of this claim gets the lease token <base>:<i>
+  ARGV[5]  how many due scheduled jobs to promote at most
+  Returns  { ms until the next scheduled job is due (-1: none), then 9 fields per claimed job:
+             id, lease token, type, payload, attempts (this one included), max attempts, traceparent, tracestate,
+             enqueuedAt }
+]]
+local ready, scheduled, active = KEYS[1], KEYS[2], KEYS[3]
+local prefix = ARGV[1]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+for _, id in ipairs(due) do
+  local job = prefix .. 'job:' .. id
+  redis.call('ZADD', ready, redis.call('HGET', job, 'score'), id)
+  redis.call('HSET', job, 'state', 'pending')
+end
+if #due > 0 then
+  redis.call('ZREM', scheduled, unpack(due))
+end
+
+local out = { -1 }
+local popped = redis.call('ZPOPMIN', ready, tonumber(ARGV[2]))
+local leaseEnd = now + tonumber(ARGV[3])
+for i = 1, #popped, 2 do
+  local id = popped[i]
+  local job = prefix .. 'job:' .. id
+  local token = ARGV[4] .. ':' .. i
+  local attempts = redis.call('HINCRBY', job, 'attempts', 1)
+  redis.call('HSET', job, 'state', 'active', 'token', token, 'startedAt', now)
+  redis.call('ZADD', active, leaseEnd, id)
+  local f = redis.call('HMGET', job, 'type', 'payload', 'maxAttempts', 'traceparent', 'tracestate', 'enqueuedAt')
+  out[#out + 1] = id
+  out[#out + 1] = token
+  out[#out + 1] = f[1]
+  out[#out + 1] = f[2]
+  out[#out + 1] = attempts
+  out[#out + 1] = f[3]
+  out[#out + 1] = f[4]
+  out[#out + 1] = f[5]
+  out[#out + 1] = f[6]
+end
+
+local next = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+if next[2] then
+  out[1] = math.max(0, tonumber(next[2]) - now)
+end
+return out

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.Options;
+using Platform.Jobs;
+using Platform.Locking;
+
+namespace Worker.Handlers;
+
+/// <summary>
+/// <c>deployment {projectId, deploymentId, branch, environment}</c>: a SIMULATED pipeline (nothing is built or
+/// deployed; step durations and failures come from <see cref="DeploymentSimulation"/>). Reports queued, then holds
+/// <c>deploy:{projectId}</c> from building to the end, so one deployment per project runs at a time: building,
+/// deploying, succeeded; or failed (a build failure is permanent: the job is not retried).
+/// </summary>
+public sealed class DeploymentHandler(
+    IDistributedLock locks, IDeploymentStatusPublisher publisher, IOptions<WorkerOptions> options, ILogger<DeploymentHandler> logger) : IJobHandler
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
+
+    public async Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+    {
+        var request = Payload.Read<DeploymentPayload>(job);
+        Payload.RequireId(request.ProjectId, "projectId");
+        Payload.RequireId(request.DeploymentId, "deploymentId");
+        if (string.IsNullOrWhiteSpace(request.Branch) || string.IsNullOrWhiteSpace(request.Environment))
+        {
+            throw new PermanentJobFailureException("'branch' and 'environment' are required.");
+        }
+        var simulation = options.Value.Deployment;
+        Task Report(string status) => publisher.PublishAsync(new DeploymentStatus(request.ProjectId!, request.DeploymentId!, job.Id, status), cancellationToken);
+
+        await Report("queued");
+        await using var held = await locks.TryAcquireAsync($"deploy:{request.ProjectId}", Lease, simulation.LockWait, cancellationToken)
+            ?? throw new TimeoutException($"Another deployment of project {request.ProjectId} held deploy:{request.ProjectId} for {simulation.LockWait}; the job will retry.");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, held.LockLost);
+
+        await Report("building");
+        await Task.Delay(simulation.BuildDuration, stop.Token);
+        if (request.Branch.StartsWith(simulation.FailingBranchPrefix, StringComparison.Ordinal) || Random.Shared.NextDouble() < simulation.FailureRate)
+        {
+            await Report("failed");
+            logger.LogWarning("Deployment {DeploymentId}: the simulated build of {Branch} failed", request.DeploymentId, request.Branch);
+            throw new PermanentJobFailureException($"The build of {request.Branch} failed (simulated).");
+        }
+
+        await Report("deploying");
+        await Task.Delay(simulation.DeployDuration, stop.Token);
+        stop.Token.ThrowIfCancellationRequested();
+        await Report("succeeded");
+        return System.Text.Json.JsonSerializer.Serialize(new { request.DeploymentId, status = "succeeded", request.Environment });
+    }
+
+    private sealed record DeploymentPayload(string? ProjectId, string? DeploymentId, string? Branch, string? Environment);
+}

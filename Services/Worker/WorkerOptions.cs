@@ -1,0 +1,35 @@
+namespace Worker;
+
+/// <summary>Settings of the worker's handlers (configuration section <c>Worker</c>).</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>Where project databases are created, one <c>&lt;projectId&gt;.db</c> each. Defaults to <c>App_Data/projects</c>.</summary>
+    public string ProjectsDirectory { get; set; } = Path.Combine("App_Data", "projects");
+
+    /// <summary>The mail sink: each email job writes one <c>.eml</c> file here (a stand-in for SMTP). Defaults to <c>App_Data/mail</c>.</summary>
+    public string MailDirectory { get; set; } = Path.Combine("App_Data", "mail");
+
+    /// <summary>Simulated extra provisioning time inside the lock, to make overlaps visible. Defaults to 0.</summary>
+    public TimeSpan ProvisionDuration { get; set; } = TimeSpan.Zero;
+
+    public DeploymentSimulation Deployment { get; set; } = new();
+}
+
+/// <summary>The simulated deployment pipeline: how long each step takes and when it fails.</summary>
+public sealed class DeploymentSimulation
+{
+    /// <summary>Defaults to 3 s.</summary>
+    public TimeSpan BuildDuration { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Defaults to 2 s.</summary>
+    public TimeSpan DeployDuration { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Share of builds that fail at random, 0 to 1. Defaults to 0.</summary>
+    public double FailureRate { get; set; }
+
+    /// <summary>Branches starting with this always fail to build, for demos and tests. Defaults to <c>fail/</c>.</summary>
+    public string FailingBranchPrefix { get; set; } = "fail/";
+
+    /// <summary>How long a deployment waits for the previous one of its project to finish. Defaults to 10 minutes.</summary>
+    public TimeSpan LockWait { get; set; } = TimeSpan.FromMinutes(10);
+}

@@ -1,0 +1,483 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Platform.Jobs;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Jobs;
+
+[Collection(RedisCollection.Name)]
+public sealed class JobQueueOnRedisServer(RedisServerFixture redis) : JobQueueTests(redis);
+
+[Collection(GarnetCollection.Name)]
+public sealed class JobQueueOnGarnet(GarnetServerFixture garnet) : JobQueueTests(garnet);
+
+public abstract class JobQueueTests(RedisServerFixture redis)
+{
+    private readonly string _queue = $"q{Guid.NewGuid():N}";
+    private string Sink => _queue;
+
+    internal static JobQueue Queue(IConnectionMultiplexer connection, string queue, Action<JobQueueOptions>? configure = null)
+    {
+        var options = new JobQueueOptions { Queues = [queue], FirstBackoff = TimeSpan.FromMilliseconds(200) };
+        configure?.Invoke(options);
+        return new JobQueue(connection, Options.Create(options), new JobTelemetry(TestMeters.Factory));
+    }
+
+    internal static JobProcessor Processor(JobQueue jobs, string queue, IJobHandler handler, int concurrency,
+        TimeSpan? visibility = null, TimeSpan? grace = null) =>
+        new(jobs, handler, new JobProcessorOptions
+        {
+            Queue = queue,
+            Concurrency = concurrency,
+            VisibilityTimeout = visibility ?? TimeSpan.FromSeconds(5),
+            ReapInterval = TimeSpan.FromMilliseconds(500),
+            IdlePoll = TimeSpan.FromMilliseconds(500),
+            ShutdownGrace = grace ?? TimeSpan.FromSeconds(10),
+            DepthSampleInterval = TimeSpan.FromMilliseconds(500),
+        }, NullLogger.Instance);
+
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (waited.Elapsed > timeout)
+            {
+                throw new TimeoutException($"Waited {timeout} for {what}.");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<Dictionary<string, long>> RunsAsync() =>
+        (await redis.Connection.GetDatabase().HashGetAllAsync(SinkHandler.Runs(Sink))).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
+
+    private async Task<Dictionary<string, long>> StartsAsync() =>
+        (await redis.Connection.GetDatabase().HashGetAllAsync(SinkHandler.Starts(Sink))).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
+
+    private Task<long> DoneAsync() => redis.Connection.GetDatabase().SetLengthAsync(SinkHandler.Done(Sink));
+
+    [Fact]
+    public async Task TenThousandJobsOnEightHandlersInTwoProcessesCompleteExactlyOnceAndDelayedOnesNeverRunEarly()
+    {
+        const int count = 10_000;
+        var jobs = Queue(redis.Connection, _queue);
+        using var other = HarnessProcess.Start("job-worker", redis.Server.ConnectionString, _queue, Sink, "4", "0", "5000", "500");
+        Assert.Equal("READY", await other.ReadLineAsync(TimeSpan.FromSeconds(30)));
+        var here = new CountingHandler(new SinkHandler(redis.Connection, Sink, TimeSpan.Zero));
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, here, concurrency: 4).RunAsync(stop.Token);
+
+        // Mixed priorities; every 20th job delayed by 0.5 to 1.5 s.
+        var delayed = new ConcurrentDictionary<string, (long EnqueuedAt, int DelayMs)>();
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
+            {
+                var delayMs = i % 20 == 0 ? 500 + Random.Shared.Next(1000) : 0;
+                var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var job = await jobs.EnqueueAsync(new EnqueueRequest(_queue, "sink", $"{{\"i\":{i}}}", Priority: i % 7,
+                    Delay: TimeSpan.FromMilliseconds(delayMs)));
+                if (delayMs > 0)
+                {
+                    delayed[job.JobId] = (before, delayMs);
+                }
+            }
+        })));
+        await WaitUntilAsync(async () => await DoneAsync() == count, TimeSpan.FromMinutes(3), "every job in the sink");
+        await Task.Delay(1000); // room for a duplicate run to show
+        await other.WriteLineAsync("STOP");
+        Assert.Equal("STOPPED", await other.ReadLineAsync(TimeSpan.FromSeconds(30)));
+        await stop.CancelAsync();
+        await processor;
+
+        var runs = await RunsAsync();
+        Assert.Equal(count, runs.Count);
+        Assert.DoesNotContain(runs, r => r.Value != 1); // none twice
+        Assert.InRange(here.Count, 1, count - 1); // both processes worked
+        var statuses = await Task.WhenAll(runs.Keys.Select(jobs.GetAsync));
+        Assert.All(statuses, s => Assert.Equal(JobState.Completed, s!.State));
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+
+        var starts = await StartsAsync();
+        Assert.Equal(count / 20, delayed.Count);
+        foreach (var (id, (enqueuedAt, delayMs)) in delayed)
+        {
+            var status = statuses.Single(s => s!.Id == id)!;
+            Assert.True(status.StartedAt >= status.DueAt, $"{id} claimed at {status.StartedAt} before due {status.DueAt}");
+            Assert.True(starts[$"{id}#1"] >= enqueuedAt + delayMs, $"{id} ran {enqueuedAt + delayMs - starts[$"{id}#1"]} ms early");
+        }
+    }
+
+    [Fact]
+    public async Task ReadyJobsRunHighestPriorityFirstAndInEnqueueOrderWithinAPriority()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var expected = new List<(int Priority, int Index, string Id)>();
+        for (var i = 0; i < 200; i++)
+        {
+            var priority = Random.Shared.Next(5) * 1000;
+            expected.Add((priority, i, (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "sink", "{}", Priority: priority))).JobId));
+        }
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, new SinkHandler(redis.Connection, Sink, TimeSpan.Zero), concurrency: 1).RunAsync(stop.Token);
+        await WaitUntilAsync(async () => await DoneAsync() == 200, TimeSpan.FromSeconds(60), "all 200 jobs");
+        await stop.CancelAsync();
+        await processor;
+
+        var order = (await redis.Connection.GetDatabase().ListRangeAsync(SinkHandler.Order(Sink))).Select(v => (string)v!);
+        Assert.Equal(expected.OrderByDescending(e => e.Priority).ThenBy(e => e.Index).Select(e => e.Id), order);
+    }
+
+    [Fact]
+    public async Task AWorkerKilledMidJobThreeTimesLosesNothingAndItsJobsRerunOnlyAfterTheirLease()
+    {
+        const int count = 3000;
+        var visibility = TimeSpan.FromSeconds(3);
+        var jobs = Queue(redis.Connection, _queue);
+        for (var i = 0; i < count; i += 100)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 100).Select(j => jobs.EnqueueAsync(new EnqueueRequest(_queue, "sink", $"{{\"i\":{j}}}"))));
+        }
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, new SinkHandler(redis.Connection, Sink, TimeSpan.FromMilliseconds(25)), concurrency: 2, visibility)
+            .RunAsync(stop.Token);
+
+        var kills = new List<long>();
+        var args = new[] { redis.Server.ConnectionString, _queue, Sink, "4", "25", ((long)visibility.TotalMilliseconds).ToString(), "500" };
+        for (var k = 0; k < 3; k++)
+        {
+            using var worker = HarnessProcess.Start("job-worker", args);
+            Assert.Equal("READY", await worker.ReadLineAsync(TimeSpan.FromSeconds(30)));
+            await Task.Delay(1500);
+            worker.Kill(); // SIGKILL mid-job: its leases are left to expire
+            kills.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        }
+        using var last = HarnessProcess.Start("job-worker", args);
+        await WaitUntilAsync(async () => await DoneAsync() == count, TimeSpan.FromMinutes(3), "every job in the sink");
+        await stop.CancelAsync();
+        await processor;
+
+        var statuses = await Task.WhenAll((await RunsAsync()).Keys.Select(jobs.GetAsync));
+        Assert.Equal(count, statuses.Length);
+        Assert.All(statuses, s => Assert.Equal(JobState.Completed, s!.State));
+        var starts = await StartsAsync();
+        var reruns = starts.Keys.Where(k => !k.EndsWith("#1", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(reruns); // the kills hit claimed jobs
+        var timed = 0;
+        foreach (var rerun in reruns)
+        {
+            var (id, attempt) = (rerun[..rerun.IndexOf('#')], int.Parse(rerun[(rerun.IndexOf('#') + 1)..]));
+            Assert.Contains(kills, kill => kill <= starts[rerun]);
+            // A job claimed by the killed worker but not yet started has no start to measure from.
+            if (!starts.TryGetValue($"{id}#{attempt - 1}", out var previous))
+            {
+                continue;
+            }
+            timed++;
+            // The lost run was claimed just before it started and never renewed (25 ms of work, renewal every 1 s):
+            // its lease ended a visibility timeout after that claim, and no one may run it before.
+            // The margin covers the time from that claim to the handler's start on a loaded machine.
+            Assert.True(starts[rerun] - previous >= visibility.TotalMilliseconds - 1000,
+                $"{rerun} ran {starts[rerun] - previous} ms after its previous attempt, within its {visibility} lease");
+            Assert.Contains(kills, kill => kill >= previous && kill <= starts[rerun]);
+        }
+        Assert.True(timed > 0, "no killed job had started: the kills did not hit a job mid-run");
+    }
+
+    [Fact]
+    public async Task AFailingHandlerRetriesWithGrowingDelaysThenIsDeadLetteredAndRetryDeadBringsItBack()
+    {
+        var jobs = Queue(redis.Connection, _queue, o => (o.FirstBackoff, o.MaxBackoff) = (TimeSpan.FromMilliseconds(400), TimeSpan.FromSeconds(10)));
+        var handler = new FailingHandler();
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, handler, concurrency: 2).RunAsync(stop.Token);
+
+        var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "fails", "{}", MaxAttempts: 4))).JobId;
+        await WaitUntilAsync(async () => (await jobs.GetAsync(id))!.State == JobState.Dead, TimeSpan.FromSeconds(30), "the job to die");
+
+        var dead = (await jobs.GetAsync(id))!;
+        Assert.Equal(4, dead.Attempts);
+        Assert.Contains("attempt 4 failed", dead.Error);
+        Assert.Equal(1, (await jobs.GetCountsAsync(_queue)).Dead);
+        var runs = handler.Starts.ToArray();
+        Assert.Equal(4, runs.Length);
+        var gaps = runs.Zip(runs.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToArray();
+        // Delay before attempt n+1: between half and all of 400 ms * 2^(n-1), on Redis's clock: never earlier.
+        Assert.True(gaps[0] >= 200 - 5 && gaps[1] >= 400 - 5 && gaps[2] >= 800 - 5, $"gaps {string.Join(", ", gaps)} ms");
+        Assert.True(gaps[2] > gaps[0], $"gaps {string.Join(", ", gaps)} ms do not grow");
+
+        handler.Succeed = true;
+        Assert.Equal(1, await jobs.RetryDeadAsync(_queue));
+        await WaitUntilAsync(async () => (await jobs.GetAsync(id))!.State == JobState.Completed, TimeSpan.FromSeconds(30), "the retried job to complete");
+        Assert.Equal(1, (await jobs.GetAsync(id))!.Attempts);
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+        await stop.CancelAsync();
+        await processor;
+    }
+
+    [Fact]
+    public async Task AJobThatLostItsLeaseCannotCompleteOrRenewButItsNewHolderCan()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var keys = new JobKeys(_queue);
+        var db = redis.Connection.GetDatabase();
+        var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
+
+        var first = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, 1, 300, "first", 1000]))!;
+        Assert.Equal(id, (string)first[1]!);
+        await Task.Delay(600); // the lease ends; the reaper requeues the job and another worker claims it
+        var reaped = (long[])(await JobQueue.Reap.EvaluateAsync(db, keys.All, [keys.Prefix, "test", 1, 1000, keys.Doorbell]))!;
+        Assert.Equal(new long[] { 1, 0 }, reaped);
+        var second = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, 1, 5000, "second", 1000]))!;
+        Assert.Equal(id, (string)second[1]!);
+
+        Assert.Equal(0, (long)await JobQueue.Complete.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[2]!, "late", 60000]));
+        var renewed = (long[])(await JobQueue.Heartbeat.EvaluateAsync(db, keys.All, [keys.Prefix, 5000, id, (string)first[2]!]))!;
+        Assert.Equal(new long[] { 0 }, renewed);
+        var failed = (long[])(await JobQueue.Fail.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[2]!, "late", 1, 100, 1000, 0.5, 60000]))!;
+        Assert.Equal(new long[] { 0 }, failed);
+        var status = (await jobs.GetAsync(id))!;
+        Assert.Equal((JobState.Active, 2), (status.State, status.Attempts));
+
+        Assert.Equal(1, (long)await JobQueue.Complete.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)second[2]!, "{\"ok\":true}", 60000]));
+        status = (await jobs.GetAsync(id))!;
+        Assert.Equal((JobState.Completed, "{\"ok\":true}"), (status.State, status.Result));
+        Assert.InRange((await db.KeyTimeToLiveAsync(keys.Job(id)))!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60)); // retention
+    }
+
+    [Fact]
+    public async Task ACancelledScheduledJobNeverRuns()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var cancelled = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "sink", "{}", Delay: TimeSpan.FromSeconds(1)))).JobId;
+        Assert.Equal(JobState.Scheduled, (await jobs.GetAsync(cancelled))!.State);
+        Assert.Equal(CancelOutcome.Cancelled, await jobs.CancelAsync(cancelled));
+
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, new SinkHandler(redis.Connection, Sink, TimeSpan.Zero), concurrency: 2).RunAsync(stop.Token);
+        var marker = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "sink", "{}", Delay: TimeSpan.FromSeconds(2)))).JobId;
+        await WaitUntilAsync(async () => (await jobs.GetAsync(marker))!.State == JobState.Completed, TimeSpan.FromSeconds(30), "the later job");
+        await stop.CancelAsync();
+        await processor;
+
+        Assert.Equal([marker], (await redis.Connection.GetDatabase().SetMembersAsync(SinkHandler.Done(Sink))).Select(v => (string)v!));
+        Assert.Equal(JobState.Cancelled, (await jobs.GetAsync(cancelled))!.State);
+        Assert.Equal(CancelOutcome.NotCancellable, await jobs.CancelAsync(marker));
+        Assert.Equal(CancelOutcome.NotFound, await jobs.CancelAsync($"{_queue}-999999"));
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+    }
+
+    [Theory]
+    [InlineData("queue", "nosuchqueue", "{}", 0, 0)]
+    [InlineData("payload", null, "{\"a\":", 0, 0)]
+    [InlineData("payload", null, "not json", 0, 0)]
+    [InlineData("payload", null, "BIG", 0, 0)]
+    [InlineData("delay", null, "{}", -1, 0)]
+    [InlineData("priority", null, "{}", 0, -1)]
+    [InlineData("priority", null, "{}", 0, 1_000_001)]
+    public async Task BadInputIsRefusedWithAClearErrorAndEnqueuesNothing(string field, string? queue, string payload, int delayMs, int priority)
+    {
+        var jobs = Queue(redis.Connection, _queue, o => o.MaxPayloadBytes = 1024);
+        var request = new EnqueueRequest(queue ?? _queue, "t", payload == "BIG" ? $"\"{new string('x', 1024)}\"" : payload,
+            Priority: priority, Delay: TimeSpan.FromMilliseconds(delayMs));
+
+        var error = await Assert.ThrowsAsync<JobValidationException>(() => jobs.EnqueueAsync(request));
+
+        Assert.Equal(field, error.Field);
+        Assert.False(string.IsNullOrWhiteSpace(error.Message));
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+        Assert.False(await redis.Connection.GetDatabase().KeyExistsAsync(new JobKeys(_queue).All[4])); // no id was even taken
+    }
+
+    [Fact]
+    public async Task ASecondEnqueueWithTheSameIdempotencyKeyReturnsTheFirstJob()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var first = await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-42"));
+        var again = await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{\"other\":1}", IdempotencyKey: "order-42"));
+
+        Assert.True(first.Created);
+        Assert.Equal(new EnqueueResult(first.JobId, false), again);
+        Assert.Equal(1, (await jobs.GetCountsAsync(_queue)).Ready);
+    }
+
+    [Fact]
+    public async Task OnShutdownRunningJobsFinishWithinTheGracePeriodAndTheRestAreReleasedUncounted()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var quick = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{\"ms\":800}"))).JobId;
+        var slow = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{\"ms\":60000}"))).JobId;
+        var handler = new SleepingHandler();
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, handler, concurrency: 2, grace: TimeSpan.FromSeconds(2)).RunAsync(stop.Token);
+        await WaitUntilAsync(() => Task.FromResult(handler.Started == 2), TimeSpan.FromSeconds(10), "both jobs to start");
+
+        var stopping = Stopwatch.StartNew();
+        await stop.CancelAsync();
+        await processor;
+
+        Assert.InRange(stopping.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(6));
+        Assert.Equal(JobState.Completed, (await jobs.GetAsync(quick))!.State);
+        var released = (await jobs.GetAsync(slow))!;
+        Assert.Equal((JobState.Pending, 0), (released.State, released.Attempts));
+        Assert.Equal(new QueueCounts(_queue, 1, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+    }
+
+    [Fact]
+    public async Task TheHandlerContinuesTheEnqueuersTrace()
+    {
+        using var source = new ActivitySource("Platform.Tests.Jobs");
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name is JobTelemetry.Name or "Platform.Tests.Jobs",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var jobs = Queue(redis.Connection, _queue);
+        var handler = new TraceCapturingHandler();
+
+        ActivityTraceId traceId;
+        using (var request = source.StartActivity("request"))
+        {
+            traceId = request!.TraceId;
+            await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"));
+        }
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, handler, concurrency: 1).RunAsync(stop.Token);
+        var seen = await handler.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await stop.CancelAsync();
+        await processor;
+
+        Assert.Equal(traceId, seen.TraceId);
+        Assert.Equal($"job process {_queue}", seen.DisplayName);
+    }
+
+    [Fact]
+    public async Task EnqueuedCompletedFailedDurationAndDepthAreMeasuredPerQueue()
+    {
+        var measured = new ConcurrentQueue<(string Instrument, double Value, string? Outcome, string? State)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == JobTelemetry.Name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Record(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? Tag(string name, ReadOnlySpan<KeyValuePair<string, object?>> all)
+            {
+                foreach (var tag in all)
+                {
+                    if (tag.Key == name)
+                    {
+                        return tag.Value?.ToString();
+                    }
+                }
+                return null;
+            }
+            if (Tag("queue", tags) == _queue)
+            {
+                measured.Enqueue((instrument.Name, value, Tag("outcome", tags), Tag("state", tags)));
+            }
+        }
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+
+        var jobs = Queue(redis.Connection, _queue);
+        var ids = new List<string>();
+        foreach (var ms in new[] { 0, 0, 0, -1 })
+        {
+            ids.Add((await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", $"{{\"ms\":{ms}}}"))).JobId);
+        }
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, new SleepingHandler(), concurrency: 2).RunAsync(stop.Token);
+        await WaitUntilAsync(async () => (await Task.WhenAll(ids.Select(jobs.GetAsync))).All(j => j!.State is JobState.Completed or JobState.Failed),
+            TimeSpan.FromSeconds(30), "the four jobs to finish");
+        await Task.Delay(1500); // a reaper tick samples the queue depth
+        listener.RecordObservableInstruments();
+        await stop.CancelAsync();
+        await processor;
+
+        var all = measured.ToArray();
+        Assert.Equal(4, all.Where(m => m.Instrument == "jobs.enqueued").Sum(m => m.Value));
+        Assert.Equal(3, all.Where(m => m.Instrument == "jobs.completed").Sum(m => m.Value));
+        Assert.Equal(1, all.Where(m => m.Instrument == "jobs.failed" && m.Outcome == "failed").Sum(m => m.Value));
+        Assert.Equal(["completed", "completed", "completed", "failed"], all.Where(m => m.Instrument == "jobs.duration").Select(m => m.Outcome).Order());
+        Assert.Equal(["active", "dead", "ready", "scheduled"], all.Where(m => m.Instrument == "jobs.queue.depth" && m.Value == 0).Select(m => m.State).Distinct().Order());
+    }
+
+    private sealed class CountingHandler(IJobHandler inner) : IJobHandler
+    {
+        private int _count;
+        public int Count => _count;
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _count);
+            return inner.HandleAsync(job, cancellationToken);
+        }
+    }
+
+    private sealed class FailingHandler : IJobHandler
+    {
+        public ConcurrentQueue<DateTime> Starts { get; } = new();
+        public volatile bool Succeed;
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            if (Succeed)
+            {
+                return Task.FromResult<string?>(null);
+            }
+            Starts.Enqueue(DateTime.UtcNow);
+            throw new InvalidOperationException($"attempt {job.Attempt} failed");
+        }
+    }
+
+    private sealed class SleepingHandler : IJobHandler
+    {
+        private int _started;
+        public int Started => _started;
+
+        public async Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _started);
+            var ms = System.Text.Json.JsonDocument.Parse(job.Payload).RootElement.GetProperty("ms").GetInt32();
+            if (ms < 0)
+            {
+                throw new PermanentJobFailureException("a negative duration can never work");
+            }
+            await Task.Delay(ms, cancellationToken);
+            return null;
+        }
+    }
+
+    private sealed class TraceCapturingHandler : IJobHandler
+    {
+        public TaskCompletionSource<Activity> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            Seen.TrySetResult(Activity.Current!);
+            return Task.FromResult<string?>(null);
+        }
+    }
+}
+
+public sealed class JobStatusJsonTests
+{
+    [Fact]
+    public void StatesAreWrittenAsTheLowercaseNamesRedisStores()
+    {
+        Assert.Equal("\"retrying\"", System.Text.Json.JsonSerializer.Serialize(JobState.Retrying));
+        Assert.Equal(JobState.Dead, System.Text.Json.JsonSerializer.Deserialize<JobState>("\"dead\""));
+    }
+}
