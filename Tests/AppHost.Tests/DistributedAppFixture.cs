@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace AppHost.Tests;
 
@@ -64,9 +65,24 @@ public class DistributedAppFixture : IAsyncLifetime
         Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
     }
 
+    /// <summary>
+    /// After every test of the collection, Redis must never have been sent KEYS (it blocks the server while it walks
+    /// every key): output-cache eviction walks its tag sets, and tests use SCAN. Garnet keeps no command statistics.
+    /// </summary>
     public virtual async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_app is null)
+        {
+            return;
+        }
+        try
+        {
+            await using var redis = await ConnectionMultiplexer.ConnectAsync($"{await App.GetConnectionStringAsync("redis")},allowAdmin=true");
+            var stats = (await redis.GetServers().Single().InfoAsync("commandstats")).SelectMany(g => g).ToList();
+            Assert.True(stats.Count == 0 || stats.All(kv => kv.Key != "cmdstat_keys"),
+                $"Redis was sent KEYS during this collection: {stats.FirstOrDefault(kv => kv.Key == "cmdstat_keys").Value}");
+        }
+        finally
         {
             await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
             await _app.DisposeAsync();
