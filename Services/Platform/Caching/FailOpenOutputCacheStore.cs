@@ -3,12 +3,13 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.Extensions.Logging;
 using Platform.Hosting;
+using StackExchange.Redis;
 
 namespace Platform.Caching;
 
 /// <summary>
 /// The Redis store from Microsoft.AspNetCore.OutputCaching.StackExchangeRedis, made to fail open and counted.
-/// While Redis is unreachable a lookup is a miss (the endpoint answers from the store of record), a write is
+/// While Redis is unreachable (or refuses a command) a lookup is a miss (the endpoint answers from the store of record), a write is
 /// skipped, and an eviction is skipped: each is counted in <c>outputcache.fail_open</c> and logged at most once a
 /// minute. A skipped eviction leaves entries that may be stale for at most their lifetime if Redis kept them
 /// (a network partition rather than a restart); that is the price of answering writes during an outage.
@@ -29,7 +30,7 @@ internal sealed class FailOpenOutputCacheStore(
         {
             return await inner.GetAsync(key, cancellationToken);
         }
-        catch (Exception e) when (RedisOutage.IsOutage(e))
+        catch (Exception e) when (IsRedisFailure(e))
         {
             FailedOpen("get", e);
             return null;
@@ -52,7 +53,7 @@ internal sealed class FailOpenOutputCacheStore(
         {
             return await _buffered.TryGetAsync(key, destination, cancellationToken);
         }
-        catch (Exception e) when (RedisOutage.IsOutage(e))
+        catch (Exception e) when (IsRedisFailure(e))
         {
             FailedOpen("get", e);
             return false;
@@ -75,7 +76,7 @@ internal sealed class FailOpenOutputCacheStore(
                 await inner.SetAsync(key, value.ToArray(), tags.ToArray(), validFor, cancellationToken);
             }
         }
-        catch (Exception e) when (RedisOutage.IsOutage(e))
+        catch (Exception e) when (IsRedisFailure(e))
         {
             FailedOpen("set", e);
         }
@@ -95,12 +96,15 @@ internal sealed class FailOpenOutputCacheStore(
             await inner.EvictByTagAsync(tag, cancellationToken);
             telemetry.Evictions.Add(1, new KeyValuePair<string, object?>("tag", kind));
         }
-        catch (Exception e) when (RedisOutage.IsOutage(e))
+        catch (Exception e) when (IsRedisFailure(e))
         {
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "Redis unavailable");
             FailedOpen("evict", e);
         }
     }
+
+    /// <summary>Unreachable, timed out, or refusing (out of memory, loading, read-only): for a cache, all the same.</summary>
+    private static bool IsRedisFailure(Exception e) => e is RedisException || RedisOutage.IsOutage(e);
 
     private void FailedOpen(string operation, Exception e)
     {
