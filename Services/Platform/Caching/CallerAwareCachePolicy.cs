@@ -62,6 +62,9 @@ public sealed class CallerAwareCachePolicy : IOutputCachePolicy
 
         context.ResponseExpirationTimeSpan = _expiration;
         context.CacheVaryByRules.QueryKeys = "*";
+        // One entry whatever name the service is reached by (its public host, http://api inside, a replica's own
+        // port): these answers do not depend on it, and every replica and caller route then shares the entry.
+        context.CacheVaryByRules.VaryByHost = false;
         if (_varyByCaller)
         {
             context.CacheVaryByRules.VaryByValues[CallerKey] = caller!;
