@@ -12,6 +12,8 @@ public sealed class OutputCacheReplicaTests(RateLimitFixture system)
     /// <summary>
     /// X-Cache says MISS exactly when the endpoint ran (and read the store); requests that waited for a concurrent
     /// miss on their replica are answered from its result and say HIT. So each replica's MISS count is its reads.
+    /// The requests leave together from open connections, so they arrive while the first runs: a request whose
+    /// lookup were still in flight as the first finished would run again (see the Platform.Tests stampede test).
     /// </summary>
     [Fact]
     public async Task ConcurrentRequestsForOneColdKeyOnTwoReplicasReadTheStoreAtMostOncePerReplica()

@@ -24,6 +24,7 @@ namespace Platform.Tests.Caching;
 internal sealed class CachedApp : IAsyncDisposable
 {
     public const string PerCaller = "per-caller";
+    public static readonly TimeSpan SlowRead = TimeSpan.FromSeconds(1);
     private readonly WebApplication _app;
     private readonly MeterListener _listener = new();
 
@@ -80,6 +81,13 @@ internal sealed class CachedApp : IAsyncDisposable
             var run = self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
             OutputCacheTags.Add(context, $"item:{id}");
             return ETaggedJson.Ok(new { id, caller = context.User.FindFirstValue(ClaimTypes.NameIdentifier), run });
+        }).CacheOutput(PerCaller);
+        // A slow store read: the case stampede protection is for.
+        app.MapGet("/slow/{id}", async (string id, HttpContext context) =>
+        {
+            var run = self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
+            await Task.Delay(SlowRead);
+            return ETaggedJson.Ok(new { id, run });
         }).CacheOutput(PerCaller);
         app.MapGet("/missing/{id}", (string id) =>
         {
