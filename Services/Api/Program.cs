@@ -1,3 +1,6 @@
+using Api.Caching;
+using Api.Projects;
+using Api.Users;
 using Platform.Hosting;
 using Platform.RateLimiting;
 using Platform.Sessions;
@@ -8,6 +11,9 @@ builder.AddServiceDefaults();
 builder.AddPlatformRedis();
 builder.AddSessionAuthentication();
 builder.AddRedisRateLimiting();
+builder.AddApiOutputCache();
+builder.AddProjects();
+builder.AddUserProfiles();
 
 // The gateway: /auth/* and /notifications/* go to those services, found by service discovery (appsettings.json).
 builder.Services.AddReverseProxy()
@@ -21,8 +27,13 @@ app.UseAuthentication();
 // After authentication, so each request counts against its caller and tier.
 app.UseRateLimiter();
 app.UseAuthorization();
+// After authorization, so a revoked or missing session is refused before any cached answer is looked up.
+app.UseOutputCache();
 app.MapServiceInfo("/api");
 app.MapWhoAmI("/api");
+app.MapProjectsApi();
+app.MapUserProfilesApi();
 app.MapReverseProxy();
 
+await app.InitializeProjectsAsync();
 app.Run();

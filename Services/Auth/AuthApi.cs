@@ -26,6 +26,7 @@ public static class AuthApi
         auth.MapDelete("/sessions/current", RevokeCurrent).RequireAuthorization();
         auth.MapDelete("/sessions/{id}", RevokeOne).RequireAuthorization();
         auth.MapDelete("/sessions", RevokeAll).RequireAuthorization();
+        auth.MapGet("/users/{id:int}", Profile).RequireAuthorization();
         auth.MapPut("/users/{id:int}/tier", ChangeTier).RequireAuthorization(policy => policy.RequireRole(Tiers.Admin));
         return endpoints;
     }
@@ -177,6 +178,15 @@ public static class AuthApi
         await sessions.RevokeAllAsync(current.User.UserId);
         context.Response.Cookies.Delete(options.Value.CookieName);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>A user's public profile, for any signed-in caller (the api caches it for every caller alike).</summary>
+    private static async Task<Results<Ok<UserProfile>, ProblemHttpResult>> Profile(int id, UsersDb db)
+    {
+        var user = await db.Users.AsNoTracking().SingleOrDefaultAsync(u => u.Id == id);
+        return user is null
+            ? TypedResults.Problem(statusCode: 404, title: "No such user", detail: $"There is no user {id}.")
+            : TypedResults.Ok(new UserProfile(UserId(user), user.Name, user.CreatedAt));
     }
 
     private static async Task<Results<Ok<UserView>, ValidationProblem, ProblemHttpResult>> ChangeTier(

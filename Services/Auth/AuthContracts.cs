@@ -9,3 +9,5 @@ public sealed record LoginResponse(string Token, DateTimeOffset ExpiresAt, UserV
 public sealed record SessionView(string Id, DateTimeOffset CreatedAt, DateTimeOffset LastActivity, DateTimeOffset ExpiresAt);
 public sealed record MeResponse(UserView User, SessionView Session);
 public sealed record SessionListItem(string Id, DateTimeOffset CreatedAt, DateTimeOffset LastActivity, string UserAgent, DateTimeOffset ExpiresAt, bool Current);
+/// <summary>What anyone signed in may know of a user: no email, no tier.</summary>
+public sealed record UserProfile(string Id, string Name, DateTimeOffset CreatedAt);

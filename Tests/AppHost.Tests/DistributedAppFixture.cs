@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace AppHost.Tests;
 
@@ -64,9 +65,24 @@ public class DistributedAppFixture : IAsyncLifetime
         Assert.True(result.Success, $"{command} on {resource} failed: {result.Message}");
     }
 
+    /// <summary>
+    /// After every test of the collection, Redis must never have been sent KEYS (it blocks the server while it walks
+    /// every key): output-cache eviction walks its tag sets, and tests use SCAN. Garnet keeps no command statistics.
+    /// </summary>
     public virtual async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_app is null)
+        {
+            return;
+        }
+        try
+        {
+            await using var redis = await ConnectionMultiplexer.ConnectAsync($"{await App.GetConnectionStringAsync("redis")},allowAdmin=true");
+            var stats = (await redis.GetServers().Single().InfoAsync("commandstats")).SelectMany(g => g).ToList();
+            Assert.True(stats.Count == 0 || stats.All(kv => kv.Key != "cmdstat_keys"),
+                $"Redis was sent KEYS during this collection: {stats.FirstOrDefault(kv => kv.Key == "cmdstat_keys").Value}");
+        }
+        finally
         {
             await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
             await _app.DisposeAsync();
@@ -121,12 +137,36 @@ public sealed class RateLimitFixture : DistributedAppFixture
 {
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(20);
     public const int SignInAttemptsPerEmail = 3;
+    public const int ApiReplicas = 2;
 
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
         builder.CreateResourceBuilder<ProjectResource>("api")
-            .WithReplicas(2)
+            .WithReplicas(ApiReplicas)
             .WithEnvironment("RateLimiting__Window", Window.ToString())
             .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", SignInAttemptsPerEmail.ToString());
+
+    /// <summary>
+    /// Clients of each api replica on its own (the api endpoint is the orchestrator's proxy, which balances over them),
+    /// from the address the orchestrator gave each replica (ASPNETCORE_URLS).
+    /// </summary>
+    public async Task<HttpClient[]> CreateReplicaClientsAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var addresses = new Dictionary<string, Uri>();
+        await foreach (var change in App.ResourceNotifications.WatchAsync(timeout.Token))
+        {
+            if (change.Resource.Name == "api"
+                && change.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == "ASPNETCORE_URLS")?.Value is { Length: > 0 } urls)
+            {
+                addresses[change.ResourceId] = new Uri(urls.Split(';')[0]);
+                if (addresses.Count == ApiReplicas)
+                {
+                    break;
+                }
+            }
+        }
+        return addresses.Values.Select(address => new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = address }).ToArray();
+    }
 
     /// <summary>Straight to auth, past the gateway and its limits: for arranging users, never for what is tested.</summary>
     public HttpClient CreateAuthClient() =>

@@ -15,6 +15,11 @@ internal static class GatewayClient
     public sealed record SessionItem(string Id, DateTimeOffset CreatedAt, DateTimeOffset LastActivity, string UserAgent, bool Current);
     public sealed record WhoAmI(string Service, string UserId, string Email, string Tier, string[] Roles, string SessionId);
 
+    public sealed record Member(string UserId, string Role);
+    public sealed record Project(string Id, string Name, string OwnerId, DateTimeOffset CreatedAt, Member[] Members);
+    public sealed record ProjectSummary(string Id, string Name, string OwnerId, DateTimeOffset CreatedAt, string Role);
+    public sealed record Profile(string Id, string Name, DateTimeOffset CreatedAt);
+
     public const string Password = "correct horse battery staple";
 
     public static string NewEmail() => $"user-{Guid.NewGuid():N}@example.com";
@@ -31,6 +36,17 @@ internal static class GatewayClient
         using var response = await gateway.PostAsJsonAsync("/auth/login", new { email, password });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<Login>())!;
+    }
+
+    public static async Task<Project> CreateProjectAsync(this HttpClient gateway, string token, string name)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/projects") { Content = JsonContent.Create(new { name }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await gateway.SendAsync(request);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST /api/projects: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        var project = (await response.Content.ReadFromJsonAsync<Project>())!;
+        Assert.Equal($"/api/projects/{project.Id}", response.Headers.Location?.OriginalString);
+        return project;
     }
 
     public static Task<HttpResponseMessage> GetAsync(this HttpClient gateway, string path, string token)

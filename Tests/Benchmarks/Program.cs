@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [RateLimitBenchmark.Name] = RateLimitBenchmark.RunAsync,
     [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
     [JobsBenchmark.Name] = JobsBenchmark.RunAsync,
+    [OutputCacheBenchmark.Name] = OutputCacheBenchmark.RunAsync,
 };
 
 if (args.FirstOrDefault() == LockHolder.Name)

@@ -1,0 +1,209 @@
+using System.Security.Claims;
+using Api.Caching;
+using Api.Users;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.OutputCaching;
+using Microsoft.EntityFrameworkCore;
+using Platform.Caching;
+using Platform.Hosting;
+using Platform.Sessions;
+
+namespace Api.Projects;
+
+/// <summary>
+/// Projects (DESIGN.md section 5, api). Reads are output-cached in Redis per caller for 10 minutes; each write
+/// commits to SQLite first and then evicts exactly the tags it changed (see <see cref="ApiCaching"/>).
+/// </summary>
+public static class ProjectsApi
+{
+    public const int MaxNameLength = 100;
+    private const string AdminRole = "admin";
+
+    public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var projects = endpoints.MapGroup("/api/projects").RequireAuthorization();
+        projects.MapGet("/", List).CacheOutput(ApiCaching.ProjectsPolicy);
+        projects.MapGet("/{id}", Get).CacheOutput(ApiCaching.ProjectsPolicy);
+        projects.MapPost("/", Create);
+        projects.MapPatch("/{id}", Rename);
+        projects.MapPost("/{id}/members", AddMember);
+        return endpoints;
+    }
+
+    /// <summary>The caller's projects (those they belong to; admins too see only their own here).</summary>
+    private static async Task<ETaggedJson<List<ProjectSummary>>> List(HttpContext context, ClaimsPrincipal user, ProjectsDb db)
+    {
+        var userId = UserId(user);
+        var rows = await db.ProjectMembers.AsNoTracking()
+            .Where(m => m.UserId == userId)
+            .OrderBy(m => m.ProjectId)
+            .Select(m => new { m.Project!.Id, m.Project.Name, m.Project.OwnerId, m.Project.CreatedAt, m.Role })
+            .ToListAsync(context.RequestAborted);
+        OutputCacheTags.Add(context, [ApiCaching.ListingTag(userId), .. rows.Select(r => ApiCaching.ProjectTag(r.Id))]);
+        return ETaggedJson.Ok(rows.Select(r => new ProjectSummary(Id(r.Id), r.Name, r.OwnerId, r.CreatedAt, r.Role)).ToList());
+    }
+
+    private static async Task<Results<ETaggedJson<ProjectView>, ProblemHttpResult>> Get(string id, HttpContext context, ClaimsPrincipal user, ProjectsDb db)
+    {
+        if (await FindAsync(db, id, context.RequestAborted) is not { } project)
+        {
+            return NotFound(id);
+        }
+        if (!IsAdmin(user) && project.Members.All(m => m.UserId != UserId(user)))
+        {
+            return Forbidden("You are not a member of this project.");
+        }
+        OutputCacheTags.Add(context, ApiCaching.ProjectTag(project.Id));
+        return ETaggedJson.Ok(View(project));
+    }
+
+    private static async Task<Results<Created<ProjectView>, ProblemHttpResult, ValidationProblem>> Create(
+        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<CreateProjectRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (ValidName(body!.Name) is not { } name)
+        {
+            return InvalidName();
+        }
+        var project = await CreateProjectAsync(db, cache, UserId(user), name);
+        return TypedResults.Created($"/api/projects/{Id(project.Id)}", View(project));
+    }
+
+    /// <summary>
+    /// Creating a project, in one place: the row and its owner's membership in one transaction, then the owner's
+    /// listing evicted. (Announcing it and provisioning its database hook in here.) Writes are not cancelled when
+    /// the client goes away: a commit whose eviction was skipped would leave a stale listing.
+    /// </summary>
+    private static async Task<Project> CreateProjectAsync(ProjectsDb db, IOutputCacheStore cache, string ownerId, string name)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var project = new Project { Name = name, OwnerId = ownerId, CreatedAt = now };
+        project.Members.Add(new ProjectMember { UserId = ownerId, Role = ProjectRoles.Owner, AddedAt = now });
+        db.Projects.Add(project);
+        await db.SaveChangesAsync(CancellationToken.None);
+        await cache.EvictByTagAsync(ApiCaching.ListingTag(ownerId), CancellationToken.None);
+        return project;
+    }
+
+    private static async Task<Results<Ok<ProjectView>, ProblemHttpResult, ValidationProblem>> Rename(
+        string id, HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<RenameProjectRequest>(request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        if (ValidName(body!.Name) is not { } name)
+        {
+            return InvalidName();
+        }
+        if (await FindAsync(db, id, request.HttpContext.RequestAborted, tracked: true) is not { } project)
+        {
+            return NotFound(id);
+        }
+        if (!MayManage(user, project))
+        {
+            return Forbidden("Only the project's owner or an admin may rename it.");
+        }
+        project.Name = name;
+        await db.SaveChangesAsync(CancellationToken.None);
+        // Its detail and every member's listing (each listing entry is tagged with the projects in it).
+        await cache.EvictByTagAsync(ApiCaching.ProjectTag(project.Id), CancellationToken.None);
+        return TypedResults.Ok(View(project));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> AddMember(
+        string id, HttpContext context, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache,
+        PermissionCache permissions, AuthUsersClient auth)
+    {
+        var (body, problem) = await JsonBody.ReadAsync<AddMemberRequest>(context.Request);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var memberId = body!.UserId?.Trim();
+        if (string.IsNullOrEmpty(memberId) || memberId.Length > 64)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id is required."] });
+        }
+        if (await FindAsync(db, id, context.RequestAborted) is not { } project)
+        {
+            return NotFound(id);
+        }
+        if (!MayManage(user, project))
+        {
+            return Forbidden("Only the project's owner or an admin may add members.");
+        }
+        if (project.Members.Any(m => m.UserId == memberId))
+        {
+            return TypedResults.NoContent();
+        }
+        try
+        {
+            if (await auth.GetProfileAsync(memberId, context, context.RequestAborted) is null)
+            {
+                return TypedResults.Problem(statusCode: 404, title: "No such user", detail: $"There is no user '{memberId}'.");
+            }
+        }
+        catch (Exception e) when (AuthUsersClient.IsUnavailable(e) && !context.RequestAborted.IsCancellationRequested)
+        {
+            return TypedResults.Problem(statusCode: 503, title: "auth is unavailable", detail: "The user could not be looked up. Retry shortly.");
+        }
+
+        db.ProjectMembers.Add(new ProjectMember { ProjectId = project.Id, UserId = memberId, Role = ProjectRoles.Member, AddedAt = DateTimeOffset.UtcNow });
+        try
+        {
+            await db.SaveChangesAsync(CancellationToken.None);
+        }
+        catch (DbUpdateException)
+        {
+            // The key decides a race between two adds of one member: the loser finds the outcome it asked for.
+            db.ChangeTracker.Clear();
+            if (!await db.ProjectMembers.AnyAsync(m => m.ProjectId == project.Id && m.UserId == memberId))
+            {
+                throw;
+            }
+        }
+        // The project's detail (its member list) for every caller, the new member's listing, their cached permissions.
+        await cache.EvictByTagAsync(ApiCaching.ProjectTag(project.Id), CancellationToken.None);
+        await cache.EvictByTagAsync(ApiCaching.ListingTag(memberId), CancellationToken.None);
+        await permissions.InvalidateAsync(memberId, Id(project.Id));
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Project?> FindAsync(ProjectsDb db, string id, CancellationToken cancellationToken, bool tracked = false)
+    {
+        if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var projectId))
+        {
+            return null;
+        }
+        var projects = tracked ? db.Projects : db.Projects.AsNoTracking();
+        return await projects.Include(p => p.Members).SingleOrDefaultAsync(p => p.Id == projectId, cancellationToken);
+    }
+
+    private static string? ValidName(string? name) => name?.Trim() is { Length: > 0 and <= MaxNameLength } trimmed ? trimmed : null;
+
+    private static ValidationProblem InvalidName() =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [$"A name of 1 to {MaxNameLength} characters is required."] });
+
+    private static ProblemHttpResult NotFound(string id) =>
+        TypedResults.Problem(statusCode: 404, title: "No such project", detail: $"There is no project '{id}'.");
+
+    private static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: detail);
+
+    private static bool MayManage(ClaimsPrincipal user, Project project) =>
+        IsAdmin(user) || project.Members.Any(m => m.UserId == UserId(user) && m.Role == ProjectRoles.Owner);
+
+    private static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(AdminRole);
+    private static string UserId(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier)!;
+    private static string Id(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static ProjectView View(Project project) => new(Id(project.Id), project.Name, project.OwnerId, project.CreatedAt,
+        project.Members.OrderBy(m => m.Role == ProjectRoles.Owner ? 0 : 1).ThenBy(m => m.AddedAt).ThenBy(m => m.UserId, StringComparer.Ordinal)
+            .Select(m => new MemberView(m.UserId, m.Role)).ToList());
+}

@@ -1,0 +1,34 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Api.Projects;
+
+public sealed class ProjectsDb(DbContextOptions<ProjectsDb> options) : DbContext(options)
+{
+    public DbSet<Project> Projects => Set<Project>();
+    public DbSet<ProjectMember> ProjectMembers => Set<ProjectMember>();
+    public DbSet<Deployment> Deployments => Set<Deployment>();
+
+    protected override void OnModelCreating(ModelBuilder model)
+    {
+        var project = model.Entity<Project>();
+        project.Property(p => p.Name).HasMaxLength(ProjectsApi.MaxNameLength);
+        project.Property(p => p.OwnerId).HasMaxLength(64);
+
+        var member = model.Entity<ProjectMember>();
+        // The key makes "add a member" idempotent under races: a second insert of the pair fails.
+        member.HasKey(m => new { m.ProjectId, m.UserId });
+        member.HasIndex(m => m.UserId);
+        member.Property(m => m.UserId).HasMaxLength(64);
+        member.Property(m => m.Role).HasMaxLength(16);
+        member.HasOne(m => m.Project).WithMany(p => p.Members).HasForeignKey(m => m.ProjectId).OnDelete(DeleteBehavior.Cascade);
+
+        var deployment = model.Entity<Deployment>();
+        deployment.Property(d => d.Id).HasMaxLength(64);
+        deployment.Property(d => d.Branch).HasMaxLength(200);
+        deployment.Property(d => d.Environment).HasMaxLength(32);
+        deployment.Property(d => d.Status).HasMaxLength(32);
+        deployment.Property(d => d.JobId).HasMaxLength(64);
+        deployment.HasIndex(d => d.ProjectId);
+        deployment.HasOne(d => d.Project).WithMany(p => p.Deployments).HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
+    }
+}
