@@ -1,7 +1,10 @@
 using Api.Caching;
+using Api.Deployments;
+using Api.Jobs;
 using Api.Projects;
 using Api.Users;
 using Platform.Hosting;
+using Platform.Jobs;
 using Platform.RateLimiting;
 using Platform.Sessions;
 
@@ -13,6 +16,7 @@ builder.AddSessionAuthentication();
 builder.AddRedisRateLimiting();
 builder.AddApiOutputCache();
 builder.AddProjects();
+builder.AddJobQueue();
 builder.AddUserProfiles();
 
 // The gateway: /auth/* and /notifications/* go to those services, found by service discovery (appsettings.json).
@@ -32,6 +36,8 @@ app.UseOutputCache();
 app.MapServiceInfo("/api");
 app.MapWhoAmI("/api");
 app.MapProjectsApi();
+app.MapDeploymentsApi();
+app.MapJobsApi();
 app.MapUserProfilesApi();
 app.MapReverseProxy();
 

@@ -22,7 +22,10 @@ public sealed class ProjectMember
     public Project? Project { get; set; }
 }
 
-/// <summary>A deployment of a project. The table exists now; its endpoints come with the job queue.</summary>
+/// <summary>
+/// A deployment request of record. Its progress lives with its job (GET /api/jobs/{jobId}) and in the
+/// <c>deployment_status</c> events, not here: the worker does not write to the api's database.
+/// </summary>
 public sealed class Deployment
 {
     public required string Id { get; set; }
@@ -30,12 +33,11 @@ public sealed class Deployment
     public required string Branch { get; set; }
     /// <summary>For example <c>staging</c> or <c>production</c>.</summary>
     public required string Environment { get; set; }
-    /// <summary>For example <c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c>.</summary>
-    public required string Status { get; set; }
     /// <summary>The job that runs it, once enqueued.</summary>
     public string? JobId { get; set; }
+    /// <summary>Who asked for it (auth's user id).</summary>
+    public required string RequestedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
-    public DateTimeOffset UpdatedAt { get; set; }
     public Project? Project { get; set; }
 }
 

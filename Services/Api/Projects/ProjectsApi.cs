@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text.Json;
 using Api.Caching;
 using Api.Users;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -6,6 +7,7 @@ using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
 using Platform.Caching;
 using Platform.Hosting;
+using Platform.Jobs;
 using Platform.Sessions;
 
 namespace Api.Projects;
@@ -49,7 +51,7 @@ public static class ProjectsApi
         {
             return NotFound(id);
         }
-        if (!IsAdmin(user) && project.Members.All(m => m.UserId != UserId(user)))
+        if (!IsAdmin(user) && !IsMember(user, project))
         {
             return Forbidden("You are not a member of this project.");
         }
@@ -58,7 +60,7 @@ public static class ProjectsApi
     }
 
     private static async Task<Results<Created<ProjectView>, ProblemHttpResult, ValidationProblem>> Create(
-        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache)
+        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache, JobQueue jobs)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateProjectRequest>(request);
         if (problem is not null)
@@ -69,22 +71,43 @@ public static class ProjectsApi
         {
             return InvalidName();
         }
-        var project = await CreateProjectAsync(db, cache, UserId(user), name);
+        var project = await CreateProjectAsync(db, cache, jobs, user, name);
         return TypedResults.Created($"/api/projects/{Id(project.Id)}", View(project));
     }
 
     /// <summary>
-    /// Creating a project, in one place: the row and its owner's membership in one transaction, then the owner's
-    /// listing evicted. (Announcing it and provisioning its database hook in here.) Writes are not cancelled when
-    /// the client goes away: a commit whose eviction was skipped would leave a stale listing.
+    /// Creating a project, in one place: the row and its owner's membership are written in a SQLite transaction
+    /// that commits only after its <c>provision</c> and <c>email</c> jobs are enqueued, so a project of record always
+    /// has its jobs (Redis down: nothing is created, the caller gets 503). The jobs carry idempotency keys named for
+    /// the project; should the commit itself fail after they were enqueued, provisioning creates an empty database
+    /// for an id the next project will take, which its own provision then finds done. Then the owner's listing is
+    /// evicted. Writes are not cancelled when the client goes away: a commit whose eviction was skipped would leave
+    /// a stale listing.
     /// </summary>
-    private static async Task<Project> CreateProjectAsync(ProjectsDb db, IOutputCacheStore cache, string ownerId, string name)
+    private static async Task<Project> CreateProjectAsync(ProjectsDb db, IOutputCacheStore cache, JobQueue jobs, ClaimsPrincipal owner, string name)
     {
         var now = DateTimeOffset.UtcNow;
+        var ownerId = UserId(owner);
         var project = new Project { Name = name, OwnerId = ownerId, CreatedAt = now };
         project.Members.Add(new ProjectMember { UserId = ownerId, Role = ProjectRoles.Owner, AddedAt = now });
-        db.Projects.Add(project);
-        await db.SaveChangesAsync(CancellationToken.None);
+
+        await using (var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None))
+        {
+            db.Projects.Add(project);
+            await db.SaveChangesAsync(CancellationToken.None);
+            var projectId = Id(project.Id);
+            await jobs.EnqueueAsync(new EnqueueRequest("provision", "provision-database",
+                JsonSerializer.Serialize(new { projectId }), IdempotencyKey: $"provision:{projectId}"));
+            await jobs.EnqueueAsync(new EnqueueRequest("email", "project-created",
+                JsonSerializer.Serialize(new
+                {
+                    to = owner.FindFirstValue(ClaimTypes.Email),
+                    subject = $"Your project {name} is ready",
+                    body = $"Project {name} ({projectId}) was created; its database is being provisioned.",
+                }),
+                IdempotencyKey: $"project-created-email:{projectId}"));
+            await transaction.CommitAsync(CancellationToken.None);
+        }
         await cache.EvictByTagAsync(ApiCaching.ListingTag(ownerId), CancellationToken.None);
         return project;
     }
@@ -175,7 +198,7 @@ public static class ProjectsApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<Project?> FindAsync(ProjectsDb db, string id, CancellationToken cancellationToken, bool tracked = false)
+    internal static async Task<Project?> FindAsync(ProjectsDb db, string id, CancellationToken cancellationToken, bool tracked = false)
     {
         if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var projectId))
         {
@@ -190,18 +213,20 @@ public static class ProjectsApi
     private static ValidationProblem InvalidName() =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [$"A name of 1 to {MaxNameLength} characters is required."] });
 
-    private static ProblemHttpResult NotFound(string id) =>
+    internal static ProblemHttpResult NotFound(string id) =>
         TypedResults.Problem(statusCode: 404, title: "No such project", detail: $"There is no project '{id}'.");
 
-    private static ProblemHttpResult Forbidden(string detail) =>
+    internal static ProblemHttpResult Forbidden(string detail) =>
         TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: detail);
+
+    internal static bool IsMember(ClaimsPrincipal user, Project project) => project.Members.Any(m => m.UserId == UserId(user));
 
     private static bool MayManage(ClaimsPrincipal user, Project project) =>
         IsAdmin(user) || project.Members.Any(m => m.UserId == UserId(user) && m.Role == ProjectRoles.Owner);
 
-    private static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(AdminRole);
-    private static string UserId(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier)!;
-    private static string Id(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    internal static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(AdminRole);
+    internal static string UserId(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier)!;
+    internal static string Id(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static ProjectView View(Project project) => new(Id(project.Id), project.Name, project.OwnerId, project.CreatedAt,
         project.Members.OrderBy(m => m.Role == ProjectRoles.Owner ? 0 : 1).ThenBy(m => m.AddedAt).ThenBy(m => m.UserId, StringComparer.Ordinal)

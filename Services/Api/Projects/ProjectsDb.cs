@@ -26,9 +26,10 @@ public sealed class ProjectsDb(DbContextOptions<ProjectsDb> options) : DbContext
         deployment.Property(d => d.Id).HasMaxLength(64);
         deployment.Property(d => d.Branch).HasMaxLength(200);
         deployment.Property(d => d.Environment).HasMaxLength(32);
-        deployment.Property(d => d.Status).HasMaxLength(32);
+        deployment.Property(d => d.RequestedBy).HasMaxLength(64);
         deployment.Property(d => d.JobId).HasMaxLength(64);
         deployment.HasIndex(d => d.ProjectId);
+        deployment.HasIndex(d => d.JobId);
         deployment.HasOne(d => d.Project).WithMany(p => p.Deployments).HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
     }
 }
