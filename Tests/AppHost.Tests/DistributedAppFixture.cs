@@ -47,6 +47,10 @@ public class DistributedAppFixture : IAsyncLifetime
         }
         api.WithEnvironment("RateLimiting__SignInAttemptsPerIp", "1000000")
             .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", "1000000");
+        // The simulated deployment pipeline's steps, shortened so a deployment finishes in about 2 s.
+        builder.CreateResourceBuilder<ProjectResource>("worker")
+            .WithEnvironment("Worker__Deployment__BuildDuration", "00:00:01")
+            .WithEnvironment("Worker__Deployment__DeployDuration", "00:00:01");
     }
 
     /// <summary>A client of the gateway, the only way in from outside; it keeps no cookies.</summary>
