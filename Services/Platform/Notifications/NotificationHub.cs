@@ -37,6 +37,7 @@ public sealed class NotificationHub : BackgroundService
     private long _lastSeen;
     private volatile bool _catchUpNeeded;
     private long _slowClientDrops;
+    private long _recovered;
 
     public NotificationHub(IConnectionMultiplexer redis, NotificationHistory history, NotificationTelemetry telemetry,
         IOptions<NotificationStreamOptions> options, ILogger<NotificationHub> logger)
@@ -55,6 +56,9 @@ public sealed class NotificationHub : BackgroundService
 
     /// <summary>Clients this process dropped because their buffer was full (also the metric <c>notifications.slow_client_drops</c>).</summary>
     public long SlowClientDrops => Interlocked.Read(ref _slowClientDrops);
+
+    /// <summary>Events this process missed on pub/sub and delivered from the history (also the metric <c>notifications.recovered</c>).</summary>
+    public long RecoveredEvents => Interlocked.Read(ref _recovered);
 
     /// <summary>
     /// Adds a client. Every event this process handles from now on reaches its buffer, so a caller that subscribes
@@ -200,6 +204,7 @@ public sealed class NotificationHub : BackgroundService
             {
                 Dispatch(missed);
                 _lastSeen = missed.Id;
+                Interlocked.Increment(ref _recovered);
                 _telemetry.Recovered.Add(1);
             }
         }

@@ -33,7 +33,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         ["Notifications:SessionRevalidationInterval"] = "00:00:00.500",
     };
 
-    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis, _membership, Settings);
+    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -131,7 +131,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task TwoReplicasDeliverEveryEventToTheirClientsExactlyOnce()
     {
-        await using var replica = await NotifierHost.StartAsync(redis, _membership, Settings);
+        await using var replica = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
         var token = await _host.SignInAsync(NewUser());
         await using var onFirst = await SseClient.ConnectAsync(_host.Client, token);
         await using var onSecond = await SseClient.ConnectAsync(replica.Client, token);
@@ -320,7 +320,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task AClientThatStopsReadingIsDroppedAtItsBufferWhileOthersGetEverything()
     {
-        await using var small = await NotifierHost.StartAsync(redis, _membership, new Dictionary<string, string?>
+        await using var small = await NotifierHost.StartAsync(redis.Server, _membership, new Dictionary<string, string?>
         {
             ["Notifications:ClientBufferSize"] = "16",
         });

@@ -36,7 +36,7 @@ internal sealed class NotifierHost : IAsyncDisposable
     public SessionStore Sessions => _app.Services.GetRequiredService<SessionStore>();
     public PermissionCache Permissions => _app.Services.GetRequiredService<PermissionCache>();
 
-    public static async Task<NotifierHost> StartAsync(RedisServerFixture redis, IProjectMembership membership,
+    public static async Task<NotifierHost> StartAsync(RedisServerProcess server, IProjectMembership membership,
         IDictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -44,7 +44,7 @@ internal sealed class NotifierHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:redis"] = redis.Server.ConnectionString,
+            ["ConnectionStrings:redis"] = server.ConnectionString,
             ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
         });
         if (settings is not null)
