@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [SessionsBenchmark.Name] = SessionsBenchmark.RunAsync,
     [RateLimitBenchmark.Name] = RateLimitBenchmark.RunAsync,
     [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
+    [FanoutBenchmark.Name] = FanoutBenchmark.RunAsync,
 };
 
 if (args.FirstOrDefault() == LockHolder.Name)
