@@ -29,9 +29,12 @@ internal sealed class NotificationStream(
 
     private enum Visibility { Visible, Hidden, Unknown }
 
+    private CancellationTokenSource? _timer;
+
     public async IAsyncEnumerable<SseItem<string>> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var leave = subscription;
+        using var disposeTimer = new TimerDisposal(this);
         // Sends the headers now, so a client knows the stream is open before the first event.
         await WriteCommentAsync(OpenComment, cancellationToken);
 
@@ -156,16 +159,35 @@ internal sealed class NotificationStream(
     /// <returns>true: events are waiting; false: the subscription ended; null: <paramref name="timeout"/> passed.</returns>
     private async Task<bool?> WaitForEventsAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero);
+        // One timer source per stream, reset after each wait that ends before it fires: a busy stream waits once per
+        // event, and a new linked source (and timer) every time costs more than the write it waits for.
+        _timer ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _timer.CancelAfter(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero);
         try
         {
-            return await subscription.Events.WaitToReadAsync(timer.Token);
+            var ready = await subscription.Events.WaitToReadAsync(_timer.Token);
+            if (!_timer.TryReset())
+            {
+                DisposeTimer();
+            }
+            return ready;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            DisposeTimer();
             return null;
         }
+    }
+
+    private void DisposeTimer()
+    {
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    private readonly struct TimerDisposal(NotificationStream stream) : IDisposable
+    {
+        public void Dispose() => stream.DisposeTimer();
     }
 
     // SseFormatter writes no comments, so they go straight to the body. Safe here: the formatter writes and flushes
