@@ -40,7 +40,7 @@ public sealed class NotificationHub : BackgroundService
     private long _recovered;
 
     public NotificationHub(IConnectionMultiplexer redis, NotificationHistory history, NotificationTelemetry telemetry,
-        IOptions<NotificationStreamOptions> options, ILogger<NotificationHub> logger)
+        IOptions<NotificationStreamOptions> options, IHostApplicationLifetime lifetime, ILogger<NotificationHub> logger)
     {
         _redis = redis;
         _history = history;
@@ -49,6 +49,8 @@ public sealed class NotificationHub : BackgroundService
         _logger = logger;
         _redis.ConnectionFailed += (_, _) => _catchUpNeeded = true;
         _redis.ConnectionRestored += (_, _) => _inbox.Writer.TryWrite(null);
+        // Streams never end by themselves: end them when shutdown begins, or the server waits out its shutdown timeout.
+        lifetime.ApplicationStopping.Register(() => CloseAll(SubscriptionEnd.Shutdown));
     }
 
     /// <summary>Clients subscribed in this process now.</summary>
@@ -126,6 +128,13 @@ public sealed class NotificationHub : BackgroundService
                     _logger.LogWarning("Notifications: catching up from the history failed ({Message}); retrying in {Delay}.", e.Message, RetryDelay);
                     _ = Task.Delay(RetryDelay, stoppingToken).ContinueWith(_ => _inbox.Writer.TryWrite(null), TaskScheduler.Default);
                 }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A message that is not an event, or a bug: never let it stop the loop (and with it every stream).
+                    // The next message catches up from the history, so nothing valid is skipped.
+                    _catchUpNeeded = true;
+                    _logger.LogError(e, "Notifications: could not handle a message.");
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -133,10 +142,15 @@ public sealed class NotificationHub : BackgroundService
         }
         finally
         {
-            foreach (var subscription in Volatile.Read(ref _subscriptions))
-            {
-                subscription.Close(SubscriptionEnd.Shutdown);
-            }
+            CloseAll(SubscriptionEnd.Shutdown);
+        }
+    }
+
+    private void CloseAll(SubscriptionEnd reason)
+    {
+        foreach (var subscription in Volatile.Read(ref _subscriptions))
+        {
+            subscription.Close(reason);
         }
     }
 
@@ -190,10 +204,7 @@ public sealed class NotificationHub : BackgroundService
         {
             _logger.LogWarning("Notifications: events after {Id} are no longer in the history (sequence now {Sequence}); every client resumes.",
                 _lastSeen, read.Sequence);
-            foreach (var subscription in Volatile.Read(ref _subscriptions))
-            {
-                subscription.Close(SubscriptionEnd.EventsLost);
-            }
+            CloseAll(SubscriptionEnd.EventsLost);
             _lastSeen = read.Sequence;
             return;
         }
