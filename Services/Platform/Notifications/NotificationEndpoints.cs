@@ -97,7 +97,7 @@ public static class NotificationEndpoints
             {
                 canSee = await access.CanSeeAsync(viewer, notification, context.RequestAborted);
             }
-            catch (HttpRequestException e)
+            catch (Exception e) when (!RedisOutage.IsOutage(e) && !context.RequestAborted.IsCancellationRequested)
             {
                 return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Project membership is unavailable",
                     detail: $"Could not ask which projects you belong to: {e.Message}. Retry shortly.");

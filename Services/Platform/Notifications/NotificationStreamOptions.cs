@@ -5,7 +5,10 @@ public sealed class NotificationStreamOptions
 {
     public const string SectionName = "Notifications";
 
-    /// <summary>How often an idle stream sends a comment line, so proxies and clients know it is alive. Defaults to 15 s.</summary>
+    /// <summary>
+    /// How often a stream sends a comment line, so proxies and clients know it is alive. Defaults to 15 s. Keep it well
+    /// under the idle timeouts on the way: the gateway's YARP cancels a proxied request after 100 s without data.
+    /// </summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>
