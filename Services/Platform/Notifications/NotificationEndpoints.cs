@@ -59,6 +59,9 @@ public static class NotificationEndpoints
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Notifications are unavailable",
                 detail: "This notifier is not subscribed to Redis yet. Retry shortly.");
         }
+        // Also when the stream is never enumerated (the client left before it started): a subscription left behind
+        // would hold a slot in the hub for the life of the process. Leaving twice is harmless.
+        context.Response.RegisterForDispose(subscription);
         HistoryRead? replay = null;
         try
         {
