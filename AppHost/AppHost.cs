@@ -38,10 +38,14 @@ builder.AddProject<Projects.Worker>("worker")
         ResultMode = HttpCommandResultMode.Json,
     });
 
-builder.AddProject<Projects.Api>("api")
+var api = builder.AddProject<Projects.Api>("api")
     .WithReference(redis).WaitFor(redis)
     .WithReference(auth).WithReference(notifier)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
+
+// The notifier asks api who belongs to a project. References only (service discovery), no WaitFor: the cycle
+// api <-> notifier is fine for references, whereas waiting on each other would never start either.
+notifier.WithReference(api);
 
 builder.Build().Run();

@@ -1,4 +1,6 @@
+using Notifier;
 using Platform.Hosting;
+using Platform.Notifications;
 using Platform.Sessions;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -6,6 +8,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddPlatformRedis();
 builder.AddSessionAuthentication();
+builder.AddNotificationStream();
+// Project membership comes from api (service discovery resolves http://api; AppHost: notifier.WithReference(api)).
+builder.Services.AddHttpClient<IProjectMembership, ApiProjectMembership>(api => api.BaseAddress = new Uri("http://api"));
 
 var app = builder.Build();
 
@@ -14,5 +19,6 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.MapServiceInfo("/notifications");
 app.MapWhoAmI("/notifications");
+app.MapNotificationsApi("/notifications");
 
 app.Run();

@@ -12,6 +12,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkContext, Task>>
     [LocksBenchmark.Name] = LocksBenchmark.RunAsync,
     [JobsBenchmark.Name] = JobsBenchmark.RunAsync,
     [OutputCacheBenchmark.Name] = OutputCacheBenchmark.RunAsync,
+    [FanoutBenchmark.Name] = FanoutBenchmark.RunAsync,
 };
 
 if (args.FirstOrDefault() == LockHolder.Name)

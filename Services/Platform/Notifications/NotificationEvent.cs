@@ -1,0 +1,37 @@
+using System.Text.Json;
+
+namespace Platform.Notifications;
+
+/// <summary>
+/// One published event: <see cref="Json"/> is exactly what Redis holds and what the stream sends as <c>data:</c>
+/// (<c>{"type","channel","id","timestamp","payload","traceparent"}</c>); the other properties are read from it once.
+/// </summary>
+public sealed record NotificationEvent(
+    long Id, string Type, string Channel, DateTimeOffset Timestamp, string? ProjectId, string? Traceparent, string Json)
+{
+    public static NotificationEvent Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        string? projectId = null;
+        if (root.TryGetProperty("payload", out var payload) && payload.ValueKind == JsonValueKind.Object
+            && payload.TryGetProperty("projectId", out var project))
+        {
+            // Ids may be JSON strings or numbers depending on the publisher: compare them as text.
+            projectId = project.ValueKind switch
+            {
+                JsonValueKind.String => project.GetString(),
+                JsonValueKind.Number => project.GetRawText(),
+                _ => null,
+            };
+        }
+        return new NotificationEvent(
+            root.GetProperty("id").GetInt64(),
+            root.GetProperty("type").GetString()!,
+            root.GetProperty("channel").GetString()!,
+            DateTimeOffset.FromUnixTimeMilliseconds(root.GetProperty("timestamp").GetInt64()),
+            projectId,
+            root.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null,
+            json);
+    }
+}

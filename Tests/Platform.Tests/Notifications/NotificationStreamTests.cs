@@ -1,0 +1,404 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Platform.Notifications;
+using Platform.Tests.Redis;
+
+namespace Platform.Tests.Notifications;
+
+[Collection(RedisCollection.Name)]
+public sealed class NotificationStreamOnRedisServer(RedisServerFixture redis) : NotificationStreamTests(redis);
+
+[Collection(GarnetCollection.Name)]
+public sealed class NotificationStreamOnGarnet(GarnetServerFixture garnet) : NotificationStreamTests(garnet);
+
+/// <summary>The stream, the history and alerts over real HTTP (Kestrel on loopback) against a real server.</summary>
+public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+    private readonly FakeMembership _membership = new();
+    private NotifierHost _host = null!;
+
+    private protected NotifierHost Host => _host;
+    private protected FakeMembership Membership => _membership;
+    private protected RedisServerFixture Redis => redis;
+
+    protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Notifications:HeartbeatInterval"] = "00:00:00.300",
+        ["Notifications:SessionRevalidationInterval"] = "00:00:00.500",
+    };
+
+    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private static string NewUser() => $"u{Guid.NewGuid():N}"[..12];
+
+    private Task<long> AlertAsync(string message) =>
+        _host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message, severity = "info" });
+
+    private static List<long> Ids(IEnumerable<SseMessage> events) => events.Select(e => e.Id!.Value).ToList();
+
+    private static List<long> Range(long first, long last) => Enumerable.Range(0, (int)(last - first + 1)).Select(i => first + i).ToList();
+
+    [Fact]
+    public async Task AReconnectWithLastEventIdGetsExactlyTheFiftyMissedInOrderThenLiveOnes()
+    {
+        var token = await _host.SignInAsync(NewUser());
+        long seen;
+        await using (var first = await SseClient.ConnectAsync(_host.Client, token))
+        {
+            var id = await AlertAsync("before");
+            var received = Assert.Single(await first.ReadEventsAsync(1));
+            Assert.Equal(("system_alert", id), (received.Type, received.Id!.Value));
+            seen = id;
+        }
+
+        var missed = new List<long>();
+        for (var i = 0; i < 50; i++)
+        {
+            missed.Add(await AlertAsync($"missed {i}"));
+        }
+
+        await using var resumed = await SseClient.ConnectAsync(_host.Client, token, lastEventId: seen);
+        var replayed = await resumed.ReadEventsAsync(50);
+        Assert.Equal(missed, Ids(replayed));
+        Assert.All(replayed, e => Assert.Equal("system_alert", e.Type));
+        var last = JsonDocument.Parse(replayed[^1].Data).RootElement;
+        Assert.Equal(("system:alert", missed[^1], "missed 49"),
+            (last.GetProperty("channel").GetString(), last.GetProperty("id").GetInt64(), last.GetProperty("payload").GetProperty("message").GetString()));
+
+        var live = await AlertAsync("live");
+        Assert.Equal([live], Ids(await resumed.ReadEventsAsync(1)));
+    }
+
+    [Fact]
+    public async Task AResumeWhilePublishingHasNoGapAndNoDuplicateAtTheSeam()
+    {
+        var token = await _host.SignInAsync(NewUser());
+        var start = await AlertAsync("start");
+        // 80 events (fewer than the 100 kept, so the resume is complete), published while the client reconnects.
+        var published = new List<long>();
+        var twenty = new TaskCompletionSource();
+        var publisher = Task.Run(async () =>
+        {
+            for (var i = 0; i < 80; i++)
+            {
+                published.Add(await AlertAsync($"during {i}"));
+                if (i == 20)
+                {
+                    twenty.SetResult();
+                }
+                await Task.Delay(2);
+            }
+        });
+
+        await twenty.Task;
+        // The history is read while events keep coming: some are in both the history and the live feed.
+        await using var client = await SseClient.ConnectAsync(_host.Client, token, lastEventId: start);
+        await publisher;
+
+        Assert.Equal(Range(start + 1, start + 80), published); // nothing else publishes on this server meanwhile
+        Assert.Equal(published, Ids(await client.ReadEventsAsync(80)));
+        var live = await AlertAsync("after");
+        Assert.Equal([live], Ids(await client.ReadEventsAsync(1)));
+    }
+
+    [Fact]
+    public async Task AnIdOlderThanTheHistoryGetsAResetThenTheWholeHistory()
+    {
+        var token = await _host.SignInAsync(NewUser());
+        var old = await AlertAsync("old");
+        var kept = new List<long>();
+        for (var i = 0; i < 150; i++)
+        {
+            kept.Add(await AlertAsync($"alert {i}"));
+        }
+
+        await using var client = await SseClient.ConnectAsync(_host.Client, token, lastEventId: old, lastEventIdInQuery: true);
+        var reset = Assert.Single(await client.ReadEventsAsync(1));
+        Assert.Equal("reset", reset.Type);
+        Assert.Equal(old, JsonDocument.Parse(reset.Data).RootElement.GetProperty("lastEventId").GetInt64());
+        // This user sees system alerts only: the whole history is the last 100 of them.
+        Assert.Equal(kept[^100..], Ids(await client.ReadEventsAsync(100)));
+    }
+
+    [Fact]
+    public async Task TwoReplicasDeliverEveryEventToTheirClientsExactlyOnce()
+    {
+        await using var replica = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+        var token = await _host.SignInAsync(NewUser());
+        await using var onFirst = await SseClient.ConnectAsync(_host.Client, token);
+        await using var onSecond = await SseClient.ConnectAsync(replica.Client, token);
+
+        var ids = new List<long>();
+        for (var i = 0; i < 100; i++)
+        {
+            ids.Add(await AlertAsync($"alert {i}"));
+        }
+
+        Assert.Equal(ids, Ids(await onFirst.ReadEventsAsync(100)));
+        Assert.Equal(ids, Ids(await onSecond.ReadEventsAsync(100)));
+        // Nothing more: the next message on each is the next event, not a second copy.
+        var next = await AlertAsync("next");
+        Assert.Equal([next], Ids(await onFirst.ReadEventsAsync(1)));
+        Assert.Equal([next], Ids(await onSecond.ReadEventsAsync(1)));
+    }
+
+    [Fact]
+    public async Task DeploymentEventsReachOnlyMembersAndProjectCreatedOnlyAdmins()
+    {
+        string member = NewUser(), outsider = NewUser(), admin = NewUser();
+        string project = $"p{Guid.NewGuid():N}", otherProject = $"p{Guid.NewGuid():N}";
+        _membership.Add(member, project);
+        _membership.Add(outsider, otherProject);
+        await using var memberStream = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(member));
+        await using var outsiderStream = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(outsider));
+        var adminToken = await _host.SignInAsync(admin, admin: true);
+        await using var adminStream = await SseClient.ConnectAsync(_host.Client, adminToken);
+
+        var deployed = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+            new { projectId = project, deploymentId = "d1", jobId = "j1", status = "running" });
+        var created = await _host.Publisher.PublishAsync(NotificationChannels.ProjectCreated,
+            new { projectId = project, name = "demo", ownerId = member });
+        var alert = await AlertAsync("for everyone");
+
+        var memberEvents = await memberStream.ReadEventsAsync(2);
+        Assert.Equal([("deployment_status", deployed), ("system_alert", alert)], memberEvents.Select(e => (e.Type!, e.Id!.Value)));
+        Assert.Equal(project, JsonDocument.Parse(memberEvents[0].Data).RootElement.GetProperty("payload").GetProperty("projectId").GetString());
+        // Admins are not members unless listed.
+        Assert.Equal([("project_created", created), ("system_alert", alert)], (await adminStream.ReadEventsAsync(2)).Select(e => (e.Type!, e.Id!.Value)));
+        Assert.Equal([("system_alert", alert)], (await outsiderStream.ReadEventsAsync(1)).Select(e => (e.Type!, e.Id!.Value)));
+
+        // The history endpoint applies the same rules.
+        Assert.Contains(deployed, await HistoryIdsAsync(await _host.SignInAsync(member), NotificationChannels.DeploymentStatus));
+        Assert.DoesNotContain(deployed, await HistoryIdsAsync(await _host.SignInAsync(outsider), NotificationChannels.DeploymentStatus));
+        Assert.Empty(await HistoryIdsAsync(await _host.SignInAsync(outsider), NotificationChannels.ProjectCreated));
+        Assert.Contains(created, await HistoryIdsAsync(adminToken, NotificationChannels.ProjectCreated));
+
+        // Membership granted later: once api invalidates the cached answer, the next event gets through.
+        _membership.Add(outsider, project);
+        await _host.Permissions.InvalidateAsync(outsider, project);
+        var later = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+            new { projectId = project, deploymentId = "d1", jobId = "j1", status = "succeeded" });
+        Assert.Equal([later], Ids(await outsiderStream.ReadEventsAsync(1)));
+        Assert.Equal([later], Ids(await memberStream.ReadEventsAsync(1)));
+    }
+
+    [Fact]
+    public async Task MembershipIsLoadedOncePerUserAndProjectThenServedFromThePermissionCache()
+    {
+        string member = NewUser(), project = $"p{Guid.NewGuid():N}";
+        _membership.Add(member, project);
+        await using var stream = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(member));
+        var loadsBefore = _membership.Loads;
+        for (var i = 0; i < 5; i++)
+        {
+            await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+                new { projectId = project, deploymentId = $"d{i}", jobId = "j", status = "running" });
+        }
+        Assert.Equal(5, (await stream.ReadEventsAsync(5)).Count);
+        Assert.Equal(1, _membership.Loads - loadsBefore);
+    }
+
+    private async Task<List<long>> HistoryIdsAsync(string token, string channel)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/notifications/history?channel={channel}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await _host.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = await response.Content.ReadFromJsonAsync<JsonElement[]>();
+        Assert.All(events!, e => Assert.Equal(channel, e.GetProperty("channel").GetString()));
+        return events!.Select(e => e.GetProperty("id").GetInt64()).ToList();
+    }
+
+    [Fact]
+    public async Task OnlyAdminsPostAlertsAndBadAlertsChangeNothing()
+    {
+        var userToken = await _host.SignInAsync(NewUser());
+        var adminToken = await _host.SignInAsync(NewUser(), admin: true);
+        await using var stream = await SseClient.ConnectAsync(_host.Client, userToken);
+        var before = (long)await redis.Connection.GetDatabase().StringGetAsync("notify:{events}:sequence");
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await PostAlertAsync(userToken, """{"message":"hi","severity":"info"}""")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await PostAlertAsync(null, """{"message":"hi","severity":"info"}""")).Status);
+        foreach (var bad in new[] { """{"message":"hi"}""", """{"message":"","severity":"info"}""", """{"message":"hi","severity":"loud"}""", "not json", $$"""{"message":"{{new string('x', 1001)}}","severity":"info"}""" })
+        {
+            var (status, mediaType, _) = await PostAlertAsync(adminToken, bad);
+            Assert.Equal((HttpStatusCode.BadRequest, "application/problem+json"), (status, mediaType));
+        }
+        Assert.Equal(before, (long)await redis.Connection.GetDatabase().StringGetAsync("notify:{events}:sequence"));
+
+        var (accepted, _, body) = await PostAlertAsync(adminToken, """{"message":"maintenance at noon","severity":"warning"}""");
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+        var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetInt64();
+        var received = Assert.Single(await stream.ReadEventsAsync(1));
+        Assert.Equal(("system_alert", id), (received.Type, received.Id!.Value));
+        var payload = JsonDocument.Parse(received.Data).RootElement.GetProperty("payload");
+        Assert.Equal(("maintenance at noon", "warning"), (payload.GetProperty("message").GetString(), payload.GetProperty("severity").GetString()));
+    }
+
+    private async Task<(HttpStatusCode Status, string? MediaType, string Body)> PostAlertAsync(string? token, string json)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/notifications/alerts")
+        {
+            Content = new StringContent(json, Encoding.UTF8, "application/json"),
+        };
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        using var response = await _host.Client.SendAsync(request);
+        return (response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TheStreamIsRefusedWithoutAValidSessionAndAcceptsTheCookie()
+    {
+        using (var none = await SseClient.SendAsync(_host.Client, token: null))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        }
+        using (var forged = await SseClient.SendAsync(_host.Client, token: $"{NewUser()}.not-a-real-token"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, forged.StatusCode);
+        }
+        var token = await _host.SignInAsync(NewUser());
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/notifications/stream");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Add("Last-Event-ID", "twelve");
+        using var invalid = await _host.Client.SendAsync(request);
+        Assert.Equal((HttpStatusCode.BadRequest, "application/problem+json"), (invalid.StatusCode, invalid.Content.Headers.ContentType?.MediaType));
+
+        await using var byCookie = await SseClient.ConnectAsync(_host.Client, token, byCookie: true);
+        var id = await AlertAsync("cookie");
+        Assert.Equal([id], Ids(await byCookie.ReadEventsAsync(1)));
+    }
+
+    [Fact]
+    public async Task TheStreamEndsWhenItsSessionIsRevoked()
+    {
+        var user = NewUser();
+        var token = await _host.SignInAsync(user);
+        var otherToken = await _host.SignInAsync(user);
+        await using var revoked = await SseClient.ConnectAsync(_host.Client, token);
+        await using var kept = await SseClient.ConnectAsync(_host.Client, otherToken);
+        var session = await _host.Sessions.ValidateAsync(token);
+
+        Assert.True(await _host.Sessions.RevokeAsync(user, session!.Id));
+
+        // Revalidation every 0.5 s in these tests: the stream ends well within the margin.
+        Assert.True(await revoked.EndsWithinAsync(TimeSpan.FromSeconds(5)), "the stream of a revoked session is still open");
+        Assert.False(await kept.EndsWithinAsync(TimeSpan.FromSeconds(1.5)), "the stream of the user's other session ended too");
+        using var again = await SseClient.SendAsync(_host.Client, token);
+        Assert.Equal(HttpStatusCode.Unauthorized, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnIdleStreamSendsHeartbeatComments()
+    {
+        await using var client = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(NewUser()));
+        var comments = new List<string>();
+        var clock = Stopwatch.StartNew();
+        while (comments.Count(c => c == "heartbeat") < 3)
+        {
+            var message = await client.ReadAsync(TimeSpan.FromSeconds(5));
+            Assert.NotNull(message);
+            Assert.True(message.IsComment, $"an event on an idle stream: {message}");
+            comments.Add(message.Comment!);
+        }
+        Assert.Equal("stream open", comments[0]);
+        // Three heartbeats at 0.3 s need at least 0.9 s: they are paced, not a burst.
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.8), $"3 heartbeats in {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task AClientThatStopsReadingIsDroppedAtItsBufferWhileOthersGetEverything()
+    {
+        await using var small = await NotifierHost.StartAsync(redis.Server, _membership, new Dictionary<string, string?>
+        {
+            ["Notifications:ClientBufferSize"] = "16",
+        });
+        var token = await small.SignInAsync(NewUser());
+        await using var reader = await SseClient.ConnectAsync(small.Client, token);
+        const int Count = 3000;
+        var received = new List<long>(Count);
+        var reading = Task.Run(async () =>
+        {
+            while (received.Count < Count)
+            {
+                var next = Assert.Single(await reader.ReadEventsAsync(1, TimeSpan.FromSeconds(30)));
+                lock (received)
+                {
+                    received.Add(next.Id!.Value);
+                }
+            }
+        });
+
+        // A client that sends its request, then never reads a byte.
+        using var stalled = new TcpClient { ReceiveBufferSize = 4096 };
+        await stalled.ConnectAsync(small.Address.Host, small.Address.Port);
+        var request = $"GET /notifications/stream HTTP/1.1\r\nHost: {small.Address.Authority}\r\nAuthorization: Bearer {token}\r\n\r\n";
+        await stalled.GetStream().WriteAsync(Encoding.ASCII.GetBytes(request));
+        await WaitUntilAsync(() => small.Hub.ConnectedClients == 2, "the stalled client never subscribed");
+
+        // 3,000 events of 4 KB (12 MB: more than any socket buffer holds), paced by the reader that keeps up, so
+        // only the stalled client can fill its 16-event buffer.
+        var padding = new string('x', 4000);
+        var ids = new List<long>(Count);
+        for (var i = 0; i < Count; i++)
+        {
+            ids.Add(await small.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = padding, severity = "info" }));
+            await WaitUntilAsync(() => { lock (received) { return received.Count >= ids.Count - 8 || reading.IsCompleted; } }, "the reader stalled");
+        }
+
+        await reading;
+        Assert.Equal(ids, received);
+        await WaitUntilAsync(() => small.Hub.SlowClientDrops == 1, "the stalled client was not dropped");
+        await WaitUntilAsync(() => small.Hub.ConnectedClients == 1, "the dropped client still holds a subscription");
+        Assert.Equal(1, small.Hub.SlowClientDrops);
+    }
+
+    [Fact]
+    public async Task ThePublishersTraceContinuesInTheDeliverySpan()
+    {
+        var spans = new System.Collections.Concurrent.ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == NotificationTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Add,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var client = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(NewUser()));
+
+        using var request = new Activity("test request").Start();
+        var id = await AlertAsync("traced");
+        request.Stop();
+        Assert.Equal([id], Ids(await client.ReadEventsAsync(1)));
+
+        // Other tests publish at the same time (other servers, same ids): this test's spans are those of its trace.
+        var publish = Assert.Single(spans, s => s.OperationName == "notify publish system_alert" && s.TraceId == request.TraceId);
+        Assert.Equal(id, publish.GetTagItem("notification.id"));
+        await WaitUntilAsync(() => spans.Any(s => s.OperationName == "notify deliver system_alert" && s.TraceId == request.TraceId),
+            "no delivery span in the publisher's trace");
+        var deliver = spans.Single(s => s.OperationName == "notify deliver system_alert" && s.TraceId == request.TraceId);
+        Assert.Equal(id, deliver.GetTagItem("notification.id"));
+        Assert.Equal((publish.TraceId, publish.SpanId), (deliver.TraceId, deliver.ParentSpanId));
+    }
+
+    private protected static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(1);
+        }
+    }
+}
