@@ -5,6 +5,7 @@ using Api.Projects;
 using Api.Users;
 using Platform.Hosting;
 using Platform.Jobs;
+using Platform.Notifications;
 using Platform.RateLimiting;
 using Platform.Sessions;
 
@@ -17,6 +18,7 @@ builder.AddRedisRateLimiting();
 builder.AddApiOutputCache();
 builder.AddProjects();
 builder.AddJobQueue();
+builder.AddNotificationPublisher();
 builder.AddUserProfiles();
 
 // The gateway: /auth/* and /notifications/* go to those services, found by service discovery (appsettings.json).

@@ -1,7 +1,7 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Platform.Hosting;
 using Platform.Jobs;
 using Platform.Locking;
+using Platform.Notifications;
 using Worker;
 using Worker.Handlers;
 
@@ -12,7 +12,8 @@ builder.AddPlatformRedis();
 
 builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection("Worker"));
 builder.Services.AddSingleton<IDistributedLock, RedisDistributedLock>();
-builder.Services.TryAddSingleton<IDeploymentStatusPublisher, LoggingDeploymentStatusPublisher>();
+builder.AddNotificationPublisher();
+builder.Services.AddSingleton<IDeploymentStatusPublisher, NotifierDeploymentStatusPublisher>();
 
 // One processor per queue; concurrency and leases from Jobs:Processors:<queue>.
 builder.AddJobProcessor<DeploymentHandler>("deployment");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Platform.Tests.Notifications;
 using static AppHost.Tests.GatewayClient;
 
 namespace AppHost.Tests;
@@ -38,6 +39,59 @@ public sealed class DeploymentTests(DistributedAppFixture system)
         using var deployOthers = await PostAsync(gateway, $"/api/projects/{project.Id}/deployments", stranger.Token, new { branch = "main", environment = "staging" });
         Assert.Equal(HttpStatusCode.Forbidden, deployOthers.StatusCode);
     }
+
+    [Fact]
+    public async Task AMembersStreamShowsEveryStepInTheRequestsTraceWhileAStrangerSeesNoneAndOnlyAdminsSeeTheProject()
+    {
+        using var gateway = system.CreateGatewayClient();
+        gateway.Timeout = Timeout.InfiniteTimeSpan;
+        var admin = await gateway.LoginAsync(system.AdminEmail, system.AdminPassword);
+        var owner = await OutputCacheTests.SignedInAsync(gateway);
+        var member = await OutputCacheTests.SignedInAsync(gateway);
+        var stranger = await OutputCacheTests.SignedInAsync(gateway);
+        await using var adminStream = await SseClient.ConnectAsync(gateway, admin.Token);
+        await using var memberStream = await SseClient.ConnectAsync(gateway, member.Token);
+        await using var strangerStream = await SseClient.ConnectAsync(gateway, stranger.Token);
+
+        var project = await gateway.CreateProjectAsync(owner.Token, "watched");
+        var created = Assert.Single(await adminStream.ReadEventsAsync(1, TimeSpan.FromSeconds(30)));
+        Assert.Equal("project_created", created.Type);
+        Assert.Equal(project.Id, Payload(created).GetProperty("projectId").GetString());
+        Assert.Equal(HttpStatusCode.NoContent,
+            await gateway.SendAsync(HttpMethod.Post, $"/api/projects/{project.Id}/members", owner.Token, new { userId = member.User.Id }));
+
+        // The client starts a trace; the api's enqueue, the worker's handler and each published event continue it.
+        var traceId = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/projects/{project.Id}/deployments")
+        {
+            Content = JsonContent.Create(new { branch = "main", environment = "staging" }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", owner.Token);
+        request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+        using var response = await gateway.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var accepted = (await response.Content.ReadFromJsonAsync<Accepted>())!;
+
+        var steps = await memberStream.ReadEventsAsync(4, TimeSpan.FromSeconds(60));
+        Assert.All(steps, e => Assert.Equal("deployment_status", e.Type));
+        Assert.Equal(["queued", "building", "deploying", "succeeded"], steps.Select(e => Payload(e).GetProperty("status").GetString()));
+        Assert.All(steps, e => Assert.Equal((project.Id, accepted.DeploymentId, accepted.JobId),
+            (Payload(e).GetProperty("projectId").GetString(), Payload(e).GetProperty("deploymentId").GetString(), Payload(e).GetProperty("jobId").GetString())));
+        Assert.All(steps, e => Assert.StartsWith($"00-{traceId}-", JsonDocument.Parse(e.Data).RootElement.GetProperty("traceparent").GetString()));
+
+        // A marker everyone may see: the stranger's and the admin's next event is the marker itself, so no
+        // deployment event reached them before it; the member saw no project_created either.
+        using var alert = await PostAsync(gateway, "/notifications/alerts", admin.Token, new { message = "marker", severity = "info" });
+        Assert.Equal(HttpStatusCode.Accepted, alert.StatusCode);
+        var marker = (await alert.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        foreach (var stream in new[] { strangerStream, adminStream, memberStream })
+        {
+            var next = Assert.Single(await stream.ReadEventsAsync(1, TimeSpan.FromSeconds(30)));
+            Assert.Equal(("system_alert", marker), (next.Type, next.Id!.Value));
+        }
+    }
+
+    private static JsonElement Payload(SseMessage message) => JsonDocument.Parse(message.Data).RootElement.GetProperty("payload");
 
     [Fact]
     public async Task AStagingDeploymentGetsTheDefaultPriorityAndAFailingBuildEndsFailedWithoutRetry()

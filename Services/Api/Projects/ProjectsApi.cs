@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Platform.Caching;
 using Platform.Hosting;
 using Platform.Jobs;
+using Platform.Notifications;
 using Platform.Sessions;
 
 namespace Api.Projects;
@@ -60,7 +61,8 @@ public static class ProjectsApi
     }
 
     private static async Task<Results<Created<ProjectView>, ProblemHttpResult, ValidationProblem>> Create(
-        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache, JobQueue jobs)
+        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache, JobQueue jobs,
+        NotificationPublisher notifications, ILoggerFactory loggers)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateProjectRequest>(request);
         if (problem is not null)
@@ -71,7 +73,7 @@ public static class ProjectsApi
         {
             return InvalidName();
         }
-        var project = await CreateProjectAsync(db, cache, jobs, user, name);
+        var project = await CreateProjectAsync(db, cache, jobs, notifications, loggers.CreateLogger(typeof(ProjectsApi)), user, name);
         return TypedResults.Created($"/api/projects/{Id(project.Id)}", View(project));
     }
 
@@ -81,10 +83,11 @@ public static class ProjectsApi
     /// has its jobs (Redis down: nothing is created, the caller gets 503). The jobs carry idempotency keys named for
     /// the project; should the commit itself fail after they were enqueued, provisioning creates an empty database
     /// for an id the next project will take, which its own provision then finds done. Then the owner's listing is
-    /// evicted. Writes are not cancelled when the client goes away: a commit whose eviction was skipped would leave
+    /// evicted and <c>project_created</c> published. Writes are not cancelled when the client goes away: a commit whose eviction was skipped would leave
     /// a stale listing.
     /// </summary>
-    private static async Task<Project> CreateProjectAsync(ProjectsDb db, IOutputCacheStore cache, JobQueue jobs, ClaimsPrincipal owner, string name)
+    private static async Task<Project> CreateProjectAsync(
+        ProjectsDb db, IOutputCacheStore cache, JobQueue jobs, NotificationPublisher notifications, ILogger logger, ClaimsPrincipal owner, string name)
     {
         var now = DateTimeOffset.UtcNow;
         var ownerId = UserId(owner);
@@ -109,6 +112,16 @@ public static class ProjectsApi
             await transaction.CommitAsync(CancellationToken.None);
         }
         await cache.EvictByTagAsync(ApiCaching.ListingTag(ownerId), CancellationToken.None);
+        try
+        {
+            await notifications.PublishAsync(NotificationChannels.ProjectCreated,
+                new { projectId = Id(project.Id), name, ownerId }, CancellationToken.None);
+        }
+        catch (Exception e) when (RedisOutage.IsOutage(e) || e is StackExchange.Redis.RedisException)
+        {
+            // The project and its jobs are committed; failing the request now would invite a duplicate create.
+            logger.LogWarning(e, "Project {ProjectId} was created but its project_created event could not be published", project.Id);
+        }
         return project;
     }
 

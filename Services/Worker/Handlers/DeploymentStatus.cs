@@ -1,3 +1,5 @@
+using Platform.Notifications;
+
 namespace Worker.Handlers;
 
 /// <summary>The <c>deployment_status</c> event: <c>{projectId, deploymentId, jobId, status}</c>.</summary>
@@ -5,21 +7,23 @@ namespace Worker.Handlers;
 public sealed record DeploymentStatus(string ProjectId, string DeploymentId, string JobId, string Status);
 
 /// <summary>
-/// Where the deployment pipeline reports its progress. The app binds it to the notifier's publisher on the channel
-/// <c>deployment:status</c>; until then <see cref="LoggingDeploymentStatusPublisher"/> only logs.
+/// Where the deployment pipeline reports its progress: <see cref="NotifierDeploymentStatusPublisher"/> in the app,
+/// something simpler in tests of the handler.
 /// </summary>
 public interface IDeploymentStatusPublisher
 {
     Task PublishAsync(DeploymentStatus status, CancellationToken cancellationToken);
 }
 
-/// <summary>Logs each status: the default when nothing else is bound.</summary>
-public sealed class LoggingDeploymentStatusPublisher(ILogger<LoggingDeploymentStatusPublisher> logger) : IDeploymentStatusPublisher
+/// <summary>Publishes each status on <c>deployment:status</c>; the notifier pushes it to the project's members.</summary>
+public sealed class NotifierDeploymentStatusPublisher(NotificationPublisher notifications, ILogger<NotifierDeploymentStatusPublisher> logger)
+    : IDeploymentStatusPublisher
 {
-    public Task PublishAsync(DeploymentStatus status, CancellationToken cancellationToken)
+    public async Task PublishAsync(DeploymentStatus status, CancellationToken cancellationToken)
     {
-        logger.LogInformation("Deployment {DeploymentId} of project {ProjectId} (job {JobId}): {Status}",
-            status.DeploymentId, status.ProjectId, status.JobId, status.Status);
-        return Task.CompletedTask;
+        var id = await notifications.PublishAsync(NotificationChannels.DeploymentStatus,
+            new { projectId = status.ProjectId, deploymentId = status.DeploymentId, jobId = status.JobId, status = status.Status }, cancellationToken);
+        logger.LogInformation("Deployment {DeploymentId} of project {ProjectId} (job {JobId}): {Status} (event {EventId})",
+            status.DeploymentId, status.ProjectId, status.JobId, status.Status, id);
     }
 }
