@@ -45,7 +45,7 @@ public sealed class DeploymentHandler(
         await Task.Delay(simulation.DeployDuration, stop.Token);
         stop.Token.ThrowIfCancellationRequested();
         await Report("succeeded");
-        return System.Text.Json.JsonSerializer.Serialize(new { request.DeploymentId, status = "succeeded", request.Environment });
+        return System.Text.Json.JsonSerializer.Serialize(new { deploymentId = request.DeploymentId, status = "succeeded", environment = request.Environment });
     }
 
     private sealed record DeploymentPayload(string? ProjectId, string? DeploymentId, string? Branch, string? Environment);
