@@ -50,6 +50,9 @@ internal sealed class CachedApp : IAsyncDisposable
 
     public HttpClient Http { get; }
     public ConcurrentDictionary<string, int> Runs { get; } = new();
+    /// <summary>The store of record behind <c>/gated/{id}</c>: what a write commits and a load reads.</summary>
+    public ConcurrentDictionary<string, string> Values { get; } = new();
+    private ConcurrentDictionary<string, LoadGate> Gates { get; } = new();
     /// <summary>Sums of this app's Platform.Caching counters, by "instrument:first tag", e.g. <c>outputcache.fail_open:operation=get</c>.</summary>
     public ConcurrentDictionary<string, long> Measurements { get; } = new();
     public IOutputCacheStore Store => _app.Services.GetRequiredService<IOutputCacheStore>();
@@ -89,6 +92,20 @@ internal sealed class CachedApp : IAsyncDisposable
             await Task.Delay(SlowRead);
             return ETaggedJson.Ok(new { id, run });
         }).CacheOutput(PerCaller);
+        // A load that reads its value, then waits on the test's gate (if one is set) before it answers: the window
+        // in which a concurrent write can commit and evict.
+        app.MapGet("/gated/{id}", async (string id, HttpContext context) =>
+        {
+            self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
+            var value = self.Values[id];
+            OutputCacheTags.Add(context, $"item:{id}");
+            if (self.Gates.TryRemove(id, out var gate))
+            {
+                gate.Loaded.SetResult();
+                await gate.Release.Task;
+            }
+            return ETaggedJson.Ok(new { id, value });
+        }).CacheOutput(PerCaller);
         app.MapGet("/missing/{id}", (string id) =>
         {
             self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
@@ -105,6 +122,15 @@ internal sealed class CachedApp : IAsyncDisposable
         var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
         self = new CachedApp(app, new Uri(address));
         return self;
+    }
+
+    /// <summary>Makes the next load of <c>/gated/{id}</c> stop after reading its value, until <see cref="LoadGate.Release"/> is set.</summary>
+    public LoadGate GateNextLoad(string id) => Gates[id] = new LoadGate();
+
+    public sealed class LoadGate
+    {
+        public TaskCompletionSource Loaded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public async Task<(HttpStatusCode Status, string? Cache, string Body)> GetAsync(string path, string? user = "alice")

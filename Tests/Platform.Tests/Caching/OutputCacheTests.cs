@@ -81,6 +81,35 @@ public abstract class OutputCacheTests(RedisServerFixture redis)
         Assert.Equal(1, app.Measured("outputcache.evictions:tag=item"));
     }
 
+    /// <summary>
+    /// The race a tag eviction alone cannot close: a miss reads the old value, a write commits and evicts the tag
+    /// (nothing is stored yet), then the miss stores the old answer, which would be served for its whole lifetime.
+    /// </summary>
+    [Fact]
+    public async Task AnAnswerLoadedBeforeAWriteAndStoredAfterItsEvictionIsNeverServed()
+    {
+        await using var app = await CachedApp.StartAsync(Redis.Connection);
+        app.Values[_id] = "old";
+        var gate = app.GateNextLoad(_id);
+
+        var racing = app.GetAsync($"/gated/{_id}");
+        await gate.Loaded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        app.Values[_id] = "new";
+        await app.Store.EvictByTagAsync($"item:{_id}", CancellationToken.None);
+        gate.Release.SetResult();
+        var raced = await racing;
+        var next = await app.GetAsync($"/gated/{_id}");
+        var after = await app.GetAsync($"/gated/{_id}");
+
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (raced.Status, raced.Cache));
+        Assert.Contains("\"value\":\"old\"", raced.Body);
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (next.Status, next.Cache));
+        Assert.Contains("\"value\":\"new\"", next.Body);
+        Assert.Equal(("HIT", next.Body), (after.Cache, after.Body));
+        Assert.Equal(2, app.Runs[_id]);
+        Assert.Equal(1, app.Measured("outputcache.discarded:reason=evicted"));
+    }
+
     [Fact]
     public async Task NonOkAnswersAndAnswersThatSetACookieAreNeverStored()
     {
