@@ -24,6 +24,7 @@ namespace Platform.Tests.Caching;
 internal sealed class CachedApp : IAsyncDisposable
 {
     public const string PerCaller = "per-caller";
+    private const string HandledHeader = "X-Test-Request";
     public static readonly TimeSpan SlowRead = TimeSpan.FromSeconds(1);
     private readonly WebApplication _app;
     private readonly MeterListener _listener = new();
@@ -53,6 +54,7 @@ internal sealed class CachedApp : IAsyncDisposable
     /// <summary>The store of record behind <c>/gated/{id}</c>: what a write commits and a load reads.</summary>
     public ConcurrentDictionary<string, string> Values { get; } = new();
     private ConcurrentDictionary<string, LoadGate> Gates { get; } = new();
+    private ConcurrentDictionary<string, TaskCompletionSource> Handling { get; } = new();
     /// <summary>Sums of this app's Platform.Caching counters, by "instrument:first tag", e.g. <c>outputcache.fail_open:operation=get</c>.</summary>
     public ConcurrentDictionary<string, long> Measurements { get; } = new();
     public IOutputCacheStore Store => _app.Services.GetRequiredService<IOutputCacheStore>();
@@ -70,6 +72,22 @@ internal sealed class CachedApp : IAsyncDisposable
 
         var app = builder.Build();
         CachedApp? self = null;
+        // The client has the whole answer before the server is done with the request: the middleware stores the entry
+        // after the body is written. GetAsync waits for this, so what a test does next never races with that store.
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                if (self!.Handling.TryRemove(context.Request.Headers[HandledHeader].ToString(), out var handled))
+                {
+                    handled.SetResult();
+                }
+            }
+        });
         app.Use((context, next) =>
         {
             if (context.Request.Headers["X-Test-User"].ToString() is { Length: > 0 } user)
@@ -140,9 +158,14 @@ internal sealed class CachedApp : IAsyncDisposable
         {
             request.Headers.Add("X-Test-User", user);
         }
+        var id = Guid.NewGuid().ToString("N");
+        var handled = Handling[id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        request.Headers.Add(HandledHeader, id);
         using var response = await Http.SendAsync(request);
-        return (response.StatusCode, response.Headers.TryGetValues(CallerAwareCachePolicy.CacheHeader, out var cache) ? cache.Single() : null,
+        var answer = (response.StatusCode, response.Headers.TryGetValues(CallerAwareCachePolicy.CacheHeader, out var cache) ? cache.Single() : null,
             await response.Content.ReadAsStringAsync());
+        await handled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return answer;
     }
 
     public async ValueTask DisposeAsync()
