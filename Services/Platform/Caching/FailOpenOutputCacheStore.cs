@@ -142,8 +142,12 @@ internal sealed class FailOpenOutputCacheStore(
             // INCR came before G0, it committed before the load began: the answer is fresh. If it came between G0 and
             // G1, G1 != G0 and the entry is deleted here. If it came after G1, the entry and its tags were already in
             // Redis (the package sends the SET, awaited, then the tag ZADDs fire-and-forget on this same multiplexer,
-            // so they reach the server before this GET), and the writer's ZSCAN, which starts after its INCR, finds
-            // and deletes it. "!=" rather than ">" also catches a sequence lost with a Redis restart.
+            // so on one server they are run before this GET), and the writer's ZSCAN, which starts after its INCR,
+            // finds and deletes it. "!=" rather than ">" also catches a sequence lost with a Redis restart. (On a
+            // cluster a tag set may live on another node than the sequence; this would then also need an awaited read
+            // of each tag set before G1. Not built: the app runs one server.)
+            // Two commands, not one script: the sequence and the entry share no hash tag (the package names entries),
+            // so a script over both would not run on a cluster; the DEL is only sent when discarding.
             if (evictionsAtMiss is { } g0 && await ReadEvictionsAsync() != g0)
             {
                 await Database.KeyDeleteAsync(_entryKeyPrefix + key);
