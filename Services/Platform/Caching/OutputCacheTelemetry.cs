@@ -21,12 +21,15 @@ public sealed class OutputCacheTelemetry : IDisposable
         Misses = _meter.CreateCounter<long>("outputcache.misses", description: "Cacheable requests for which the endpoint ran, by policy.");
         Evictions = _meter.CreateCounter<long>("outputcache.evictions", description: "Tag evictions, by tag kind (the part of the tag before ':').");
         FailOpen = _meter.CreateCounter<long>("outputcache.fail_open", description: "Cache operations skipped because Redis was unreachable, by operation (get, set, evict).");
+        Discarded = _meter.CreateCounter<long>("outputcache.discarded", description:
+            "Answers not kept because an eviction may have overlapped their load, by reason (evicted: one did; unverified: the request read no eviction sequence at its miss).");
     }
 
     public Counter<long> Hits { get; }
     public Counter<long> Misses { get; }
     public Counter<long> Evictions { get; }
     public Counter<long> FailOpen { get; }
+    public Counter<long> Discarded { get; }
 
     public void Dispose() => _meter.Dispose();
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.AspNetCore.OutputCaching.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +16,8 @@ public static class RedisOutputCacheExtensions
     /// <c>AddRedisOutputCache</c> does, on the multiplexer that <c>AddPlatformRedis()</c> registered (one set of
     /// connections per process, not a second one), plus fail-open and metrics (<see cref="FailOpenOutputCacheStore"/>).
     /// Keys are <c>{service}:outputcache:__MSOCV_...</c> (entries) and <c>...__MSOCT_{tag}</c> (a sorted set per
-    /// tag, scored by expiry, which eviction walks with ZSCAN: the store never sends KEYS). Needs AddPlatformRedis.
+    /// tag, scored by expiry, which eviction walks with ZSCAN: the store never sends KEYS), and <c>...evictions</c>, the
+    /// sequence that keeps an answer loaded across an eviction from being stored. Needs AddPlatformRedis.
     /// </summary>
     public static TBuilder AddRedisOutputCache<TBuilder>(this TBuilder builder, Action<OutputCacheOptions>? configure = null)
         where TBuilder : IHostApplicationBuilder
@@ -32,10 +34,15 @@ public static class RedisOutputCacheExtensions
             ?? throw new InvalidOperationException("AddStackExchangeRedisOutputCache no longer registers its store by type; update AddRedisOutputCache.");
         builder.Services.RemoveAll<IOutputCacheStore>();
         builder.Services.TryAddSingleton<OutputCacheTelemetry>();
+        // The store remembers, per request, the eviction sequence its miss read (see FailOpenOutputCacheStore).
+        builder.Services.AddHttpContextAccessor();
         // The inner store is not disposed with the app: disposing it closes the multiplexer it was given, which
         // belongs to AddRedisClient (the container disposes that one itself).
         builder.Services.AddSingleton<IOutputCacheStore>(services => new FailOpenOutputCacheStore(
             (IOutputCacheStore)ActivatorUtilities.CreateInstance(services, redisStore),
+            services.GetRequiredService<IConnectionMultiplexer>(),
+            prefix,
+            services.GetRequiredService<IHttpContextAccessor>(),
             services.GetRequiredService<OutputCacheTelemetry>(),
             services.GetRequiredService<ILogger<FailOpenOutputCacheStore>>()));
         return builder;

@@ -24,6 +24,7 @@ namespace Platform.Tests.Caching;
 internal sealed class CachedApp : IAsyncDisposable
 {
     public const string PerCaller = "per-caller";
+    private const string HandledHeader = "X-Test-Request";
     public static readonly TimeSpan SlowRead = TimeSpan.FromSeconds(1);
     private readonly WebApplication _app;
     private readonly MeterListener _listener = new();
@@ -50,6 +51,10 @@ internal sealed class CachedApp : IAsyncDisposable
 
     public HttpClient Http { get; }
     public ConcurrentDictionary<string, int> Runs { get; } = new();
+    /// <summary>The store of record behind <c>/gated/{id}</c>: what a write commits and a load reads.</summary>
+    public ConcurrentDictionary<string, string> Values { get; } = new();
+    private ConcurrentDictionary<string, LoadGate> Gates { get; } = new();
+    private ConcurrentDictionary<string, TaskCompletionSource> Handling { get; } = new();
     /// <summary>Sums of this app's Platform.Caching counters, by "instrument:first tag", e.g. <c>outputcache.fail_open:operation=get</c>.</summary>
     public ConcurrentDictionary<string, long> Measurements { get; } = new();
     public IOutputCacheStore Store => _app.Services.GetRequiredService<IOutputCacheStore>();
@@ -67,6 +72,22 @@ internal sealed class CachedApp : IAsyncDisposable
 
         var app = builder.Build();
         CachedApp? self = null;
+        // The client has the whole answer before the server is done with the request: the middleware stores the entry
+        // after the body is written. GetAsync waits for this, so what a test does next never races with that store.
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                if (self!.Handling.TryRemove(context.Request.Headers[HandledHeader].ToString(), out var handled))
+                {
+                    handled.SetResult();
+                }
+            }
+        });
         app.Use((context, next) =>
         {
             if (context.Request.Headers["X-Test-User"].ToString() is { Length: > 0 } user)
@@ -89,6 +110,20 @@ internal sealed class CachedApp : IAsyncDisposable
             await Task.Delay(SlowRead);
             return ETaggedJson.Ok(new { id, run });
         }).CacheOutput(PerCaller);
+        // A load that reads its value, then waits on the test's gate (if one is set) before it answers: the window
+        // in which a concurrent write can commit and evict.
+        app.MapGet("/gated/{id}", async (string id, HttpContext context) =>
+        {
+            self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
+            var value = self.Values[id];
+            OutputCacheTags.Add(context, $"item:{id}");
+            if (self.Gates.TryRemove(id, out var gate))
+            {
+                gate.Loaded.SetResult();
+                await gate.Release.Task;
+            }
+            return ETaggedJson.Ok(new { id, value });
+        }).CacheOutput(PerCaller);
         app.MapGet("/missing/{id}", (string id) =>
         {
             self!.Runs.AddOrUpdate(id, 1, (_, n) => n + 1);
@@ -107,6 +142,15 @@ internal sealed class CachedApp : IAsyncDisposable
         return self;
     }
 
+    /// <summary>Makes the next load of <c>/gated/{id}</c> stop after reading its value, until <see cref="LoadGate.Release"/> is set.</summary>
+    public LoadGate GateNextLoad(string id) => Gates[id] = new LoadGate();
+
+    public sealed class LoadGate
+    {
+        public TaskCompletionSource Loaded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     public async Task<(HttpStatusCode Status, string? Cache, string Body)> GetAsync(string path, string? user = "alice")
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
@@ -114,9 +158,14 @@ internal sealed class CachedApp : IAsyncDisposable
         {
             request.Headers.Add("X-Test-User", user);
         }
+        var id = Guid.NewGuid().ToString("N");
+        var handled = Handling[id] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        request.Headers.Add(HandledHeader, id);
         using var response = await Http.SendAsync(request);
-        return (response.StatusCode, response.Headers.TryGetValues(CallerAwareCachePolicy.CacheHeader, out var cache) ? cache.Single() : null,
+        var answer = (response.StatusCode, response.Headers.TryGetValues(CallerAwareCachePolicy.CacheHeader, out var cache) ? cache.Single() : null,
             await response.Content.ReadAsStringAsync());
+        await handled.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        return answer;
     }
 
     public async ValueTask DisposeAsync()

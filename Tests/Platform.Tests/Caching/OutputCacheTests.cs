@@ -23,6 +23,35 @@ public sealed class OutputCacheOnRedisServer(RedisServerFixture redis) : OutputC
         Assert.Contains("cmdstat_zscan", stats);
         Assert.DoesNotContain("cmdstat_keys", stats);
     }
+
+    /// <summary>The race is closed on the miss path only: a hit sends the entry's GET and nothing else.</summary>
+    [Fact]
+    public async Task AHitSendsOnlyTheEntrysGetAndAMissAlsoReadsTheEvictionSequenceTwice()
+    {
+        await using var admin = await Redis.ConnectAsync(",allowAdmin=true");
+        var server = admin.GetServers().Single();
+        await using var app = await CachedApp.StartAsync(Redis.Connection);
+        var id = Guid.NewGuid().ToString("N");
+
+        await server.ConfigResetStatisticsAsync();
+        var miss = await app.GetAsync($"/items/{id}");
+        var missCommands = await CommandCallsAsync(server);
+        await server.ConfigResetStatisticsAsync();
+        var hit = await app.GetAsync($"/items/{id}");
+        var hitCommands = await CommandCallsAsync(server);
+
+        Assert.Equal(("MISS", "HIT"), (miss.Cache, hit.Cache));
+        // The miss: the entry's GET, then the sequence's GET before the endpoint and again after the store.
+        Assert.Equal(3, missCommands.GetValueOrDefault("get"));
+        Assert.Equal(new Dictionary<string, long> { ["get"] = 1 }, hitCommands);
+    }
+
+    /// <summary>Calls per command since the last reset, leaving out what the test sends (INFO, CONFIG) and keep-alives (PING, ECHO).</summary>
+    private static async Task<Dictionary<string, long>> CommandCallsAsync(IServer server) =>
+        (await server.InfoAsync("commandstats")).SelectMany(g => g)
+            .Select(kv => (Command: kv.Key["cmdstat_".Length..], Calls: long.Parse(kv.Value.Split(',')[0]["calls=".Length..])))
+            .Where(c => c.Command is not ("info" or "config|resetstat" or "config" or "ping" or "echo"))
+            .ToDictionary(c => c.Command, c => c.Calls);
 }
 
 [Collection(GarnetCollection.Name)]
@@ -79,6 +108,65 @@ public abstract class OutputCacheTests(RedisServerFixture redis)
         Assert.Equal(("MISS", "MISS"), ((await app.GetAsync($"/items/{_id}", "alice")).Cache, (await app.GetAsync($"/items/{_id}", "bob")).Cache));
         Assert.Equal(("HIT", "HIT"), ((await app.GetAsync($"/items/{other}", "alice")).Cache, (await app.GetAsync($"/items/{other}", "bob")).Cache));
         Assert.Equal(1, app.Measured("outputcache.evictions:tag=item"));
+    }
+
+    /// <summary>
+    /// The race a tag eviction alone cannot close: a miss reads the old value, a write commits and evicts the tag
+    /// (nothing is stored yet), then the miss stores the old answer, which would be served for its whole lifetime.
+    /// </summary>
+    [Fact]
+    public async Task AnAnswerLoadedBeforeAWriteAndStoredAfterItsEvictionIsNeverServed()
+    {
+        await using var app = await CachedApp.StartAsync(Redis.Connection);
+        app.Values[_id] = "old";
+        var gate = app.GateNextLoad(_id);
+
+        var racing = app.GetAsync($"/gated/{_id}");
+        await gate.Loaded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        app.Values[_id] = "new";
+        await app.Store.EvictByTagAsync($"item:{_id}", CancellationToken.None);
+        gate.Release.SetResult();
+        var raced = await racing;
+        var next = await app.GetAsync($"/gated/{_id}");
+        var after = await app.GetAsync($"/gated/{_id}");
+
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (raced.Status, raced.Cache));
+        Assert.Contains("\"value\":\"old\"", raced.Body);
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (next.Status, next.Cache));
+        Assert.Contains("\"value\":\"new\"", next.Body);
+        Assert.Equal(("HIT", next.Body), (after.Cache, after.Body));
+        Assert.Equal(2, app.Runs[_id]);
+        Assert.Equal(1, app.Measured("outputcache.discarded:reason=evicted"));
+    }
+
+    /// <summary>Conservative on purpose: the sequence is global, so an eviction of any tag during a load discards its answer.</summary>
+    [Fact]
+    public async Task AnAnswerLoadedAcrossAnUnrelatedEvictionIsNotKeptEither()
+    {
+        await using var app = await CachedApp.StartAsync(Redis.Connection);
+        app.Values[_id] = "same";
+        var gate = app.GateNextLoad(_id);
+
+        var racing = app.GetAsync($"/gated/{_id}");
+        await gate.Loaded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await app.Store.EvictByTagAsync($"item:{Guid.NewGuid():N}", CancellationToken.None);
+        gate.Release.SetResult();
+        await racing;
+
+        Assert.Equal(("MISS", "HIT"), ((await app.GetAsync($"/gated/{_id}")).Cache, (await app.GetAsync($"/gated/{_id}")).Cache));
+        Assert.Equal(1, app.Measured("outputcache.discarded:reason=evicted"));
+    }
+
+    /// <summary>Outside a request there is no miss to compare with: a direct store writes as it is told.</summary>
+    [Fact]
+    public async Task AStoreOutsideAnyRequestIsKept()
+    {
+        await using var app = await CachedApp.StartAsync(Redis.Connection);
+
+        await app.Store.SetAsync(_id, [1, 2, 3], ["direct"], TimeSpan.FromMinutes(1), CancellationToken.None);
+
+        Assert.Equal([1, 2, 3], await app.Store.GetAsync(_id, CancellationToken.None));
+        Assert.Equal(0, app.Measured("outputcache.discarded:reason=unverified"));
     }
 
     [Fact]
