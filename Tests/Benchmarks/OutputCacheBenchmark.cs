@@ -12,6 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Platform.Caching;
 using Platform.Hosting;
+using Platform.Jobs;
+using Platform.Notifications;
 using Platform.Sessions;
 
 namespace Benchmarks;
@@ -161,6 +163,9 @@ public static class OutputCacheBenchmark
         builder.AddApiOutputCache();
         builder.AddProjects();
         builder.AddUserProfiles();
+        // Creating projects enqueues jobs and publishes an event; the benchmark reads only, but the endpoints need them.
+        builder.AddJobQueue(options => options.Queues.AddRange(["deployment", "provision", "email"]));
+        builder.AddNotificationPublisher();
 
         var app = builder.Build();
         app.UseAuthentication();
