@@ -19,8 +19,8 @@ public sealed class DeploymentTests(DistributedAppFixture system)
     public async Task AMemberDeploysAProjectAndItsJobCompletesWhileOthersCannotSeeIt()
     {
         using var gateway = system.CreateGatewayClient();
-        var owner = await OutputCacheTests.SignedInAsync(gateway);
-        var stranger = await OutputCacheTests.SignedInAsync(gateway);
+        var owner = await SignedInAsync(gateway);
+        var stranger = await SignedInAsync(gateway);
         var project = await gateway.CreateProjectAsync(owner.Token, "deployed");
 
         using var response = await PostAsync(gateway, $"/api/projects/{project.Id}/deployments", owner.Token, new { branch = "main", environment = "production" });
@@ -46,9 +46,9 @@ public sealed class DeploymentTests(DistributedAppFixture system)
         using var gateway = system.CreateGatewayClient();
         gateway.Timeout = Timeout.InfiniteTimeSpan;
         var admin = await gateway.LoginAsync(system.AdminEmail, system.AdminPassword);
-        var owner = await OutputCacheTests.SignedInAsync(gateway);
-        var member = await OutputCacheTests.SignedInAsync(gateway);
-        var stranger = await OutputCacheTests.SignedInAsync(gateway);
+        var owner = await SignedInAsync(gateway);
+        var member = await SignedInAsync(gateway);
+        var stranger = await SignedInAsync(gateway);
         await using var adminStream = await SseClient.ConnectAsync(gateway, admin.Token);
         await using var memberStream = await SseClient.ConnectAsync(gateway, member.Token);
         await using var strangerStream = await SseClient.ConnectAsync(gateway, stranger.Token);
@@ -97,7 +97,7 @@ public sealed class DeploymentTests(DistributedAppFixture system)
     public async Task AStagingDeploymentGetsTheDefaultPriorityAndAFailingBuildEndsFailedWithoutRetry()
     {
         using var gateway = system.CreateGatewayClient();
-        var owner = await OutputCacheTests.SignedInAsync(gateway);
+        var owner = await SignedInAsync(gateway);
         var project = await gateway.CreateProjectAsync(owner.Token, "failing");
 
         using var response = await PostAsync(gateway, $"/api/projects/{project.Id}/deployments", owner.Token, new { branch = "fail/broken-build", environment = "staging" });
@@ -114,7 +114,7 @@ public sealed class DeploymentTests(DistributedAppFixture system)
     {
         using var gateway = system.CreateGatewayClient();
         var admin = await gateway.LoginAsync(system.AdminEmail, system.AdminPassword);
-        var owner = await OutputCacheTests.SignedInAsync(gateway);
+        var owner = await SignedInAsync(gateway);
         var project = await gateway.CreateProjectAsync(owner.Token, "strict");
         var before = await ProbeSequenceAsync(gateway, admin.Token);
 

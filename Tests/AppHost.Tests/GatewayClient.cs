@@ -38,6 +38,14 @@ internal static class GatewayClient
         return (await response.Content.ReadFromJsonAsync<Login>())!;
     }
 
+    /// <summary>A new user, registered and signed in.</summary>
+    public static async Task<Login> SignedInAsync(HttpClient gateway)
+    {
+        var email = NewEmail();
+        await gateway.RegisterAsync(email);
+        return await gateway.LoginAsync(email);
+    }
+
     public static async Task<Project> CreateProjectAsync(this HttpClient gateway, string token, string name)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/projects") { Content = JsonContent.Create(new { name }) };

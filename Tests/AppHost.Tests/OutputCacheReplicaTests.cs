@@ -20,8 +20,8 @@ public sealed class OutputCacheReplicaTests(RateLimitFixture system)
     {
         var replicas = await system.CreateReplicaClientsAsync();
         using var gateway = system.CreateGatewayClient();
-        var user = await OutputCacheTests.SignedInAsync(gateway);
-        var warmer = await OutputCacheTests.SignedInAsync(gateway);
+        var user = await SignedInAsync(gateway);
+        var warmer = await SignedInAsync(gateway);
         var project = await gateway.CreateProjectAsync(user.Token, "stampede");
         // Open the connections first (as another user, whose entries are separate), so that the measured
         // requests leave together rather than one connection handshake apart.
@@ -56,7 +56,7 @@ public sealed class OutputCacheReplicaTests(RateLimitFixture system)
     {
         var replicas = await system.CreateReplicaClientsAsync();
         using var gateway = system.CreateGatewayClient();
-        var user = await OutputCacheTests.SignedInAsync(gateway);
+        var user = await SignedInAsync(gateway);
         var project = await gateway.CreateProjectAsync(user.Token, "shared entry");
 
         var stored = await OutputCacheTests.ReadAsync(replicas[0], $"/api/projects/{project.Id}", user.Token);

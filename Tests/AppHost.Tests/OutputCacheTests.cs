@@ -198,13 +198,6 @@ public sealed class OutputCacheTests(DistributedAppFixture system)
             response.Content.Headers.ContentType?.MediaType);
     }
 
-    internal static async Task<Login> SignedInAsync(HttpClient gateway)
-    {
-        var email = NewEmail();
-        await gateway.RegisterAsync(email);
-        return await gateway.LoginAsync(email);
-    }
-
     private static T Json<T>(Read read) => System.Text.Json.JsonSerializer.Deserialize<T>(read.Body, System.Text.Json.JsonSerializerOptions.Web)!;
     private static ProjectSummary[] Listing(Read read) => Json<ProjectSummary[]>(read);
 }
