@@ -38,7 +38,7 @@ public static class RedisRuntimeExtensions
             var container = builder.AddRedis(name);
             if (aof && builder.ExecutionContext.IsRunMode)
             {
-                container.WithDataVolume().WithArgs("--appendonly", "yes");
+                container.WithDataVolume().WithArgs("--appendonly", "yes", "--appendfsync", "always");
             }
             redis = container;
         }
@@ -46,9 +46,14 @@ public static class RedisRuntimeExtensions
         {
             redis = builder.AddLocalServer(name, choice.RedisServerPath!, settings["DataDirectory"], (args, port, password) =>
             {
-                // RDB snapshots off; the append-only file only when asked for.
+                // RDB snapshots off; the append-only file only when asked for, synced on every write so that nothing
+                // Redis acknowledged (a session, an enqueued job) is lost when it is killed.
                 Add(args, "--port", port, "--bind", "127.0.0.1", "--requirepass", password,
                     "--save", "", "--appendonly", aof ? "yes" : "no");
+                if (aof)
+                {
+                    Add(args, "--appendfsync", "always");
+                }
             });
         }
         else

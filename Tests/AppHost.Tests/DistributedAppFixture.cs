@@ -24,7 +24,7 @@ public class DistributedAppFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"--Parameters:admin-password={AdminPassword}"], timeout.Token);
+            [$"--Parameters:admin-password={AdminPassword}", .. Arguments], timeout.Token);
         Configure(builder);
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);
@@ -33,6 +33,9 @@ public class DistributedAppFixture : IAsyncLifetime
             await WaitHealthyAsync(resource, timeout.Token);
         }
     }
+
+    /// <summary>Command-line arguments for the AppHost (configuration such as <c>--Redis:Persistence=aof</c>).</summary>
+    protected virtual string[] Arguments => [];
 
     /// <summary>
     /// Changes to the model before it starts. By default the gateway's limits are lifted: these systems test other
@@ -188,4 +191,56 @@ public sealed class RateLimitCollection : ICollectionFixture<RateLimitFixture>
 public sealed class OutageCollection : ICollectionFixture<DistributedAppFixture>
 {
     public const string Name = "outage";
+}
+
+/// <summary>
+/// The system on redis-server with the append-only file synced on every write (<c>Redis:Persistence=aof</c>), in a
+/// data directory of its own, and the worker's mail sink in a temporary folder. Needs redis-server on PATH (CI
+/// installs it); without it, and outside CI, <see cref="Unavailable"/> says why and the tests say so and stop.
+/// </summary>
+public sealed class PersistentRedisFixture : DistributedAppFixture
+{
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("apphost-aof-");
+
+    public string MailDirectory => Path.Combine(_data.FullName, "mail");
+    public string? Unavailable { get; private set; }
+
+    protected override string[] Arguments =>
+        ["--Redis:Runtime=local", "--Redis:Persistence=aof", $"--Redis:DataDirectory={Path.Combine(_data.FullName, "redis")}"];
+
+    public override async Task InitializeAsync()
+    {
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(Path.Combine(dir, "redis-server")));
+        if (!onPath && Environment.GetEnvironmentVariable("CI") is null)
+        {
+            Unavailable = "redis-server is not on PATH (the append-only file needs the local runtime); install it to run this test.";
+            return;
+        }
+        await base.InitializeAsync();
+    }
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        base.Configure(builder);
+        builder.CreateResourceBuilder<ProjectResource>("worker").WithEnvironment("Worker__MailDirectory", MailDirectory);
+    }
+
+    public override async Task DisposeAsync()
+    {
+        try
+        {
+            await base.DisposeAsync();
+        }
+        finally
+        {
+            _data.Delete(recursive: true);
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PersistentRedisCollection : ICollectionFixture<PersistentRedisFixture>
+{
+    public const string Name = "persistent redis";
 }
