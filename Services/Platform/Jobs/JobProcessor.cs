@@ -10,9 +10,10 @@ namespace Platform.Jobs;
 /// <summary>
 /// Runs one queue's jobs in this process, up to <see cref="JobProcessorOptions.Concurrency"/> at once: claims as
 /// many as it has free slots in one script, renews the leases of running jobs in one script per renewal round,
-/// completes or fails each with its lease token, and offers to reap expired leases. A completion claims the next
-/// job for the slot it frees in the same script (one round trip per job while the queue is busy), unless stopping. Sleeps when idle until the
-/// enqueue doorbell rings, the next scheduled job is due, or <see cref="JobProcessorOptions.IdlePoll"/> passes.
+/// completes or fails each with its lease token, and offers to reap expired leases. Unless stopping, a completion
+/// claims the next job for the slot it frees in the same script: one round trip per job while the queue is busy.
+/// Sleeps when idle until the enqueue doorbell rings, the next scheduled job is due, or
+/// <see cref="JobProcessorOptions.IdlePoll"/> passes.
 /// Host-agnostic: <see cref="RunAsync"/> returns after a graceful stop (see <see cref="JobProcessorService"/>).
 /// </summary>
 public sealed class JobProcessor
