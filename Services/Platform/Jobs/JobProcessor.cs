@@ -10,8 +10,10 @@ namespace Platform.Jobs;
 /// <summary>
 /// Runs one queue's jobs in this process, up to <see cref="JobProcessorOptions.Concurrency"/> at once: claims as
 /// many as it has free slots in one script, renews the leases of running jobs in one script per renewal round,
-/// completes or fails each with its lease token, and offers to reap expired leases. Sleeps when idle until the
-/// enqueue doorbell rings, the next scheduled job is due, or <see cref="JobProcessorOptions.IdlePoll"/> passes.
+/// completes or fails each with its lease token, and offers to reap expired leases. Unless stopping, a completion
+/// claims the next job for the slot it frees in the same script: one round trip per job while the queue is busy.
+/// Sleeps when idle until the enqueue doorbell rings, the next scheduled job is due, or
+/// <see cref="JobProcessorOptions.IdlePoll"/> passes.
 /// Host-agnostic: <see cref="RunAsync"/> returns after a graceful stop (see <see cref="JobProcessorService"/>).
 /// </summary>
 public sealed class JobProcessor
@@ -106,7 +108,7 @@ public sealed class JobProcessor
             try
             {
                 claimed = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(_queue.Redis.GetDatabase(), _keys.All,
-                    [_keys.Prefix, free, LeaseMs, JobQueue.NewTokenBase(), 1000]))!;
+                    [_keys.Prefix, free, LeaseMs, JobQueue.NewTokenBase(), PromoteAtMost, "", "", "", 0]))!;
                 outageDelay = 100;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -120,16 +122,15 @@ public sealed class JobProcessor
                 continue;
             }
 
-            var count = (claimed.Length - 1) / Fields;
+            var jobs = Leased(claimed, sent);
+            var count = jobs.Length;
             if (free > count)
             {
                 slots.Release(free - count);
             }
-            for (var i = 0; i < count; i++)
+            foreach (var job in jobs)
             {
-                var job = RunningJob.From(claimed, 1 + i * Fields, _options.Queue, sent, _options.VisibilityTimeout);
-                _running[job.Token] = job; // by lease: the same job may come back to this worker after its lease was lost
-                var task = Task.Run(() => RunJobAsync(job, slots), CancellationToken.None);
+                var task = Task.Run(() => RunSlotAsync(job, slots, stoppingToken), CancellationToken.None);
                 tasks[task] = true;
                 _ = task.ContinueWith(t => tasks.TryRemove(t, out _), TaskScheduler.Default);
             }
@@ -157,9 +158,42 @@ public sealed class JobProcessor
     }
 
     private const int Fields = 9;
+    private const int PromoteAtMost = 1000;
     private long LeaseMs => (long)_options.VisibilityTimeout.TotalMilliseconds;
 
-    private async Task RunJobAsync(RunningJob job, SemaphoreSlim slots)
+    /// <summary>The jobs a claim.lua answer leased, each registered as running (so renewed) before it is returned.</summary>
+    private RunningJob[] Leased(RedisResult[] claimed, long sent)
+    {
+        var jobs = new RunningJob[(claimed.Length - 2) / Fields];
+        for (var i = 0; i < jobs.Length; i++)
+        {
+            jobs[i] = RunningJob.From(claimed, 2 + i * Fields, _options.Queue, sent, _options.VisibilityTimeout);
+            _running[jobs[i].Token] = jobs[i]; // by lease: the same job may come back to this worker after its lease was lost
+        }
+        return jobs;
+    }
+
+    /// <summary>
+    /// One slot: runs a job, then the job its completion claimed, and so on while the queue is busy; frees the slot
+    /// (for the claim loop) when a completion claims nothing: the queue is empty, the job failed, or this processor stops.
+    /// </summary>
+    private async Task RunSlotAsync(RunningJob first, SemaphoreSlim slots, CancellationToken stoppingToken)
+    {
+        try
+        {
+            for (var job = first; job is not null;)
+            {
+                job = await RunJobAsync(job, stoppingToken);
+            }
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    /// <summary>Runs one job and records its outcome; returns the next job its completion claimed, if any.</summary>
+    private async Task<RunningJob?> RunJobAsync(RunningJob job, CancellationToken stoppingToken)
     {
         ActivityContext.TryParse(job.TraceParent, job.TraceState, out var parent);
         using var span = JobTelemetry.Source.StartActivity($"job process {_options.Queue}", ActivityKind.Consumer, parent);
@@ -170,9 +204,10 @@ public sealed class JobProcessor
         span?.SetTag("job.attempt", job.Context.Attempt);
         var started = Stopwatch.GetTimestamp();
         string outcome;
+        RunningJob? next = null;
         try
         {
-            outcome = await RunHandlerAsync(job, span);
+            (outcome, next) = await RunHandlerAsync(job, span, stoppingToken);
         }
         catch (Exception e) when (job.Lost.IsCancellationRequested || IsOutage(e))
         {
@@ -189,7 +224,6 @@ public sealed class JobProcessor
         finally
         {
             _running.TryRemove(job.Token, out _);
-            slots.Release();
         }
         _queue.Telemetry.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, _queueTag, new("outcome", outcome));
         span?.SetTag("job.outcome", outcome);
@@ -197,10 +231,11 @@ public sealed class JobProcessor
         {
             _queue.Telemetry.Failed.Add(1, _queueTag, new("outcome", outcome));
         }
+        return next;
     }
 
     /// <summary>Runs the handler and records its outcome: completed, retrying, dead, failed, released or lease_lost.</summary>
-    private async Task<string> RunHandlerAsync(RunningJob job, Activity? span)
+    private async Task<(string Outcome, RunningJob? Next)> RunHandlerAsync(RunningJob job, Activity? span, CancellationToken stoppingToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(job.Lost.Token, _abandon.Token);
         string? result;
@@ -210,27 +245,35 @@ public sealed class JobProcessor
         }
         catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
         {
-            return await ReleaseAsync(job) ? "released" : "lease_lost";
+            return (await ReleaseAsync(job) ? "released" : "lease_lost", null);
         }
         catch (Exception e) when (!job.Lost.IsCancellationRequested)
         {
             span?.SetStatus(ActivityStatusCode.Error, e.Message);
-            return await FailAsync(job, e);
+            return (await FailAsync(job, e), null);
         }
-        return job.Lost.IsCancellationRequested ? "lease_lost" : await CompleteAsync(job, result);
+        return job.Lost.IsCancellationRequested ? ("lease_lost", null) : await CompleteAsync(job, result, stoppingToken);
     }
 
-    private async Task<string> CompleteAsync(RunningJob job, string? result)
+    /// <summary>Completes the job and, unless this processor is stopping, claims the next one for its slot in the same script.</summary>
+    private async Task<(string Outcome, RunningJob? Next)> CompleteAsync(RunningJob job, string? result, CancellationToken stoppingToken)
     {
-        var done = await UntilLeaseEndsAsync(job, () => JobQueue.Complete.EvaluateAsync(_queue.Redis.GetDatabase(), _keys.All,
-            [_keys.Prefix, job.Id, job.Token, result ?? "", _queue.RetentionMs]));
-        if ((long)done != 1)
+        var take = stoppingToken.IsCancellationRequested ? 0 : 1;
+        var sent = 0L;
+        var answer = (RedisResult[])(await UntilLeaseEndsAsync(job, () =>
+        {
+            sent = Stopwatch.GetTimestamp();
+            return JobQueue.Claim.EvaluateAsync(_queue.Redis.GetDatabase(), _keys.All,
+                [_keys.Prefix, take, LeaseMs, JobQueue.NewTokenBase(), PromoteAtMost, job.Id, job.Token, result ?? "", _queue.RetentionMs]);
+        }))!;
+        var next = Leased(answer, sent).SingleOrDefault();
+        if ((long)answer[1] != 1)
         {
             _logger.LogWarning("Job {JobId} finished but its lease had been lost: the completion was refused", job.Id);
-            return "lease_lost";
+            return ("lease_lost", next);
         }
         _queue.Telemetry.Completed.Add(1, _queueTag);
-        return "completed";
+        return ("completed", next);
     }
 
     private async Task<string> FailAsync(RunningJob job, Exception error)

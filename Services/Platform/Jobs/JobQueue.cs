@@ -19,7 +19,6 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
     private static readonly RedisScript Enqueue = Script("enqueue.lua");
     internal static readonly RedisScript Claim = Script("claim.lua");
     internal static readonly RedisScript Heartbeat = Script("heartbeat.lua");
-    internal static readonly RedisScript Complete = Script("complete.lua");
     internal static readonly RedisScript Fail = Script("fail.lua");
     internal static readonly RedisScript Release = Script("release.lua");
     internal static readonly RedisScript Reap = Script("reap.lua");

@@ -1,18 +1,51 @@
---[[ claim.lua: promote due scheduled jobs, then lease up to N of the highest-priority ready jobs.
+--[[ claim.lua: complete the job the caller just finished, if it names one (only for the holder of its current
+  lease); then promote due scheduled jobs and lease up to N of the highest-priority ready jobs. A busy worker's
+  "done, next" is one round trip; an idle worker's claim names no job; a stopping worker's completion claims none.
   KEYS     the six queue keys (see enqueue.lua): [1] ready [2] scheduled [3] active
   ARGV[1]  key prefix jobs:{<q>}:
-  ARGV[2]  how many jobs to claim at most
+  ARGV[2]  how many jobs to claim at most (0: complete only)
   ARGV[3]  lease (visibility timeout), ms: not completed, failed or renewed by then, the reaper requeues the job
   ARGV[4]  random token base: job i of this claim gets the lease token <base>:<i>
   ARGV[5]  how many due scheduled jobs to promote at most
-  Returns  { ms until the next scheduled job is due (-1: none), then 9 fields per claimed job:
-             id, lease token, type, payload, attempts (this one included), max attempts, traceparent, tracestate,
-             enqueuedAt }
+  ARGV[6]  id of the job to complete first, or '' (claim only)
+  ARGV[7]  its lease token     ARGV[8]  its result (JSON, or '')     ARGV[9]  retention of finished jobs, ms
+  Returns  { ms until the next scheduled job is due (-1: none, or nothing claimed),
+             completion: 1 completed; 0 refused: the lease is not this token's (expired and requeued, or the job
+               was cancelled): the work may run again elsewhere, so its effect must be idempotent; -1 no such job;
+               '' no job named,
+             then 9 fields per claimed job: id, lease token, type, payload, attempts (this one included),
+             max attempts, traceparent, tracestate, enqueuedAt }
+           A refused completion still claims: the caller's slot is free either way.
 ]]
 local ready, scheduled, active = KEYS[1], KEYS[2], KEYS[3]
 local prefix = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local out = { -1, '' }
+
+if ARGV[6] ~= '' then
+  local job = prefix .. 'job:' .. ARGV[6]
+  local f = redis.call('HMGET', job, 'token', 'idem')
+  if f[1] == ARGV[7] then
+    redis.call('ZREM', active, ARGV[6])
+    redis.call('HDEL', job, 'token')
+    redis.call('HSET', job, 'state', 'completed', 'result', ARGV[8], 'finishedAt', now)
+    redis.call('PEXPIRE', job, ARGV[9])
+    if f[2] and f[2] ~= '' then
+      redis.call('PEXPIRE', prefix .. 'idem:' .. f[2], ARGV[9])
+    end
+    out[2] = 1
+  elseif f[1] or redis.call('EXISTS', job) == 1 then
+    out[2] = 0
+  else
+    out[2] = -1
+  end
+end
+
+local n = tonumber(ARGV[2])
+if n == 0 then
+  return out
+end
 
 local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
 for _, id in ipairs(due) do
@@ -24,8 +57,7 @@ if #due > 0 then
   redis.call('ZREM', scheduled, unpack(due))
 end
 
-local out = { -1 }
-local popped = redis.call('ZPOPMIN', ready, tonumber(ARGV[2]))
+local popped = redis.call('ZPOPMIN', ready, n)
 local leaseEnd = now + tonumber(ARGV[3])
 for i = 1, #popped, 2 do
   local id = popped[i]

@@ -228,26 +228,127 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         var db = redis.Connection.GetDatabase();
         var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
 
-        var first = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, 1, 300, "first", 1000]))!;
-        Assert.Equal(id, (string)first[1]!);
+        var first = await ClaimAsync(db, keys, 1, 300, "first");
+        Assert.Equal(id, (string)first[2]!);
         await Task.Delay(600); // the lease ends; the reaper requeues the job and another worker claims it
         var reaped = (long[])(await JobQueue.Reap.EvaluateAsync(db, keys.All, [keys.Prefix, "test", 1, 1000, keys.Doorbell]))!;
         Assert.Equal(new long[] { 1, 0 }, reaped);
-        var second = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, 1, 5000, "second", 1000]))!;
-        Assert.Equal(id, (string)second[1]!);
+        var second = await ClaimAsync(db, keys, 1, 5000, "second");
+        Assert.Equal(id, (string)second[2]!);
 
-        Assert.Equal(0, (long)await JobQueue.Complete.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[2]!, "late", 60000]));
-        var renewed = (long[])(await JobQueue.Heartbeat.EvaluateAsync(db, keys.All, [keys.Prefix, 5000, id, (string)first[2]!]))!;
+        Assert.Equal(0, (long)(await CompleteAsync(db, keys, id, (string)first[3]!, "late", claim: 0))[1]);
+        var renewed = (long[])(await JobQueue.Heartbeat.EvaluateAsync(db, keys.All, [keys.Prefix, 5000, id, (string)first[3]!]))!;
         Assert.Equal(new long[] { 0 }, renewed);
-        var failed = (long[])(await JobQueue.Fail.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[2]!, "late", 1, 100, 1000, 0.5, 60000]))!;
+        var failed = (long[])(await JobQueue.Fail.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[3]!, "late", 1, 100, 1000, 0.5, 60000]))!;
         Assert.Equal(new long[] { 0 }, failed);
         var status = (await jobs.GetAsync(id))!;
         Assert.Equal((JobState.Active, 2), (status.State, status.Attempts));
 
-        Assert.Equal(1, (long)await JobQueue.Complete.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)second[2]!, "{\"ok\":true}", 60000]));
+        Assert.Equal(1, (long)(await CompleteAsync(db, keys, id, (string)second[3]!, "{\"ok\":true}", claim: 0))[1]);
         status = (await jobs.GetAsync(id))!;
         Assert.Equal((JobState.Completed, "{\"ok\":true}"), (status.State, status.Result));
         Assert.InRange((await db.KeyTimeToLiveAsync(keys.Job(id)))!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60)); // retention
+    }
+
+    /// <summary>claim.lua naming no job: { next due, '', 9 fields per leased job }.</summary>
+    private static async Task<RedisResult[]> ClaimAsync(IDatabaseAsync db, JobKeys keys, int count, long leaseMs, string tokenBase) =>
+        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, count, leaseMs, tokenBase, 1000, "", "", "", 0]))!;
+
+    /// <summary>claim.lua completing a job first, then claiming up to <paramref name="claim"/>: { next due, completion, 9 fields per leased job }.</summary>
+    private static async Task<RedisResult[]> CompleteAsync(IDatabaseAsync db, JobKeys keys, string id, string token, string result, int claim,
+        string tokenBase = "next") =>
+        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, claim, 5000, tokenBase, 1000, id, token, result, 60000]))!;
+
+    [Fact]
+    public async Task ACompletionClaimsTheNextJobInTheSameScriptEvenWhenItsOwnCompletionIsRefusedButNotWhenAskedForNone()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var keys = new JobKeys(_queue);
+        var db = redis.Connection.GetDatabase();
+        var low = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 1))).JobId;
+        var high = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 9))).JobId;
+        var last = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
+        var first = await ClaimAsync(db, keys, 1, 5000, "first");
+        Assert.Equal((high, 11), ((string)first[2]!, first.Length)); // highest priority first; next due, '', 9 fields
+
+        // Done with `high`, next please: completed and `low` leased, in one script.
+        var done = await CompleteAsync(db, keys, high, (string)first[3]!, "{}", claim: 1, tokenBase: "second");
+        Assert.Equal((1L, low, "second:1", 11), ((long)done[1], (string)done[2]!, (string)done[3]!, done.Length));
+        Assert.Equal(JobState.Completed, (await jobs.GetAsync(high))!.State);
+        var leased = (await jobs.GetAsync(low))!;
+        Assert.Equal((JobState.Active, 1), (leased.State, leased.Attempts));
+        Assert.Equal(1L, (long)await db.SortedSetLengthAsync(keys.All[0])); // `last` still ready
+
+        // A completion refused (a stale token) still claims: the caller's slot is free either way.
+        var refused = await CompleteAsync(db, keys, low, "stale:1", "{}", claim: 1, tokenBase: "third");
+        Assert.Equal((0L, last, 11), ((long)refused[1], (string)refused[2]!, refused.Length));
+        Assert.Equal(JobState.Active, (await jobs.GetAsync(low))!.State);
+
+        // Claim 0 (a stopping worker): completes, leases nothing, promotes nothing.
+        var delayed = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Delay: TimeSpan.FromMilliseconds(1)))).JobId;
+        await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"));
+        await Task.Delay(50);
+        var only = await CompleteAsync(db, keys, low, (string)done[3]!, "{}", claim: 0);
+        Assert.Equal((1L, 2), ((long)only[1], only.Length));
+        Assert.Equal(JobState.Scheduled, (await jobs.GetAsync(delayed))!.State);
+        Assert.Equal(new QueueCounts(_queue, 1, 1, 1, 0), await jobs.GetCountsAsync(_queue)); // `last` is still active
+        Assert.Equal(-1L, (long)(await CompleteAsync(db, keys, $"{_queue}-999999", "x", "{}", claim: 0))[1]); // no such job
+    }
+
+    [Fact]
+    public async Task ABusyWorkerTakesOneRoundTripPerJob()
+    {
+        const int count = 500;
+        var jobs = Queue(redis.Connection, _queue);
+        for (var i = 0; i < count; i += 100)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 100).Select(_ => jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))));
+        }
+        // The processor alone on its own connection: its operation count is its round trips (claims, completions,
+        // and a few reaps, depth samples and the doorbell subscription).
+        await using var own = await ConnectionMultiplexer.ConnectAsync(redis.Server.ConnectionString);
+        var handler = new NoOpHandler(count);
+        using var stop = new CancellationTokenSource();
+        var before = own.OperationCount;
+        var processor = Processor(Queue(own, _queue), _queue, handler, concurrency: 1).RunAsync(stop.Token);
+        await handler.AllRan.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await WaitUntilAsync(async () => (await jobs.GetCountsAsync(_queue)).Active == 0, TimeSpan.FromSeconds(10), "the last completion");
+        await stop.CancelAsync();
+        await processor;
+        var roundTrips = own.OperationCount - before;
+
+        Assert.Equal(count, handler.Runs);
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+        // A claim then a completion per job would be 2 per job: completing claims the next job in the same script.
+        Assert.True(roundTrips <= count * 1.2, $"{roundTrips} round trips for {count} jobs");
+    }
+
+    [Fact]
+    public async Task AStoppingProcessorCompletesItsRunningJobButClaimsNoMore()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add((await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId);
+        }
+        var handler = new GatedHandler();
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, handler, concurrency: 1).RunAsync(stop.Token);
+        await handler.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await stop.CancelAsync(); // stopping while the job runs: its completion must not take the next one
+        handler.Gate.SetResult();
+        await processor;
+
+        Assert.Equal(1, handler.Runs);
+        Assert.Equal(JobState.Completed, (await jobs.GetAsync(ids[0]))!.State);
+        foreach (var id in ids.Skip(1))
+        {
+            var status = (await jobs.GetAsync(id))!;
+            Assert.Equal((JobState.Pending, 0), (status.State, status.Attempts));
+        }
+        Assert.Equal(new QueueCounts(_queue, 2, 0, 0, 0), await jobs.GetCountsAsync(_queue));
     }
 
     [Fact]
@@ -412,6 +513,41 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         Assert.Equal(1, all.Where(m => m.Instrument == "jobs.failed" && m.Outcome == "failed").Sum(m => m.Value));
         Assert.Equal(["completed", "completed", "completed", "failed"], all.Where(m => m.Instrument == "jobs.duration").Select(m => m.Outcome).Order());
         Assert.Equal(["active", "dead", "ready", "scheduled"], all.Where(m => m.Instrument == "jobs.queue.depth" && m.Value == 0).Select(m => m.State).Distinct().Order());
+    }
+
+    private sealed class NoOpHandler(int expected) : IJobHandler
+    {
+        private int _runs;
+        public int Runs => _runs;
+        public TaskCompletionSource AllRan { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _runs) == expected)
+            {
+                AllRan.TrySetResult();
+            }
+            return Task.FromResult<string?>(null);
+        }
+    }
+
+    /// <summary>The first job waits for the gate; any other job returns at once.</summary>
+    private sealed class GatedHandler : IJobHandler
+    {
+        private int _runs;
+        public int Runs => _runs;
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _runs) == 1)
+            {
+                Started.SetResult();
+                await Gate.Task;
+            }
+            return null;
+        }
     }
 
     private sealed class CountingHandler(IJobHandler inner) : IJobHandler
