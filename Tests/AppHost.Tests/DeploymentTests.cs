@@ -16,7 +16,7 @@ public sealed class DeploymentTests(DistributedAppFixture system)
     public sealed record Job(string Id, string Queue, string Type, string State, int Priority, int Attempts, string? Error, string? Result);
 
     [Fact]
-    public async Task AMemberDeploysAProjectAndItsJobCompletesWhileOthersCannotSeeIt()
+    public async Task AMemberDeploysAProjectAndSeesItsJobCompleteAndListedWhileOthersCannotSeeEither()
     {
         using var gateway = system.CreateGatewayClient();
         var owner = await SignedInAsync(gateway);
@@ -33,11 +33,23 @@ public sealed class DeploymentTests(DistributedAppFixture system)
         Assert.Equal(("deployment", 10, 1), (done.Queue, done.Priority, done.Attempts));
         Assert.Contains("succeeded", done.Result);
 
+        using (var second = await PostAsync(gateway, $"/api/projects/{project.Id}/deployments", owner.Token, new { branch = "feature/x", environment = "staging" }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+            var secondJob = (await second.Content.ReadFromJsonAsync<Accepted>())!.JobId;
+            var listed = await gateway.GetAsync<JsonElement[]>($"/api/projects/{project.Id}/deployments", owner.Token);
+            Assert.Equal([secondJob, accepted.JobId], listed.Select(d => d.GetProperty("jobId").GetString()));
+            Assert.Equal(("main", "production", "completed", owner.User.Id), (listed[1].GetProperty("branch").GetString(),
+                listed[1].GetProperty("environment").GetString(), listed[1].GetProperty("state").GetString(), listed[1].GetProperty("requestedBy").GetString()));
+        }
+
         // A job id is not a capability: another user gets 404 for it, as for a job that does not exist.
         using var probe = await gateway.GetAsync($"/api/jobs/{accepted.JobId}", stranger.Token);
         Assert.Equal(HttpStatusCode.NotFound, probe.StatusCode);
         using var deployOthers = await PostAsync(gateway, $"/api/projects/{project.Id}/deployments", stranger.Token, new { branch = "main", environment = "staging" });
         Assert.Equal(HttpStatusCode.Forbidden, deployOthers.StatusCode);
+        using var listOthers = await gateway.GetAsync($"/api/projects/{project.Id}/deployments", stranger.Token);
+        Assert.Equal(HttpStatusCode.Forbidden, listOthers.StatusCode);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using Api.Projects;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
 using Platform.Hosting;
 using Platform.Jobs;
 
@@ -19,11 +20,41 @@ public static class DeploymentsApi
     /// <summary>Production deployments run before every other waiting deployment.</summary>
     public const int ProductionPriority = 10;
     public const int MaxBranchLength = 200;
+    /// <summary>How many deployments a listing shows. Defaults to 20.</summary>
+    public const int ListLimit = 20;
 
     public static IEndpointRouteBuilder MapDeploymentsApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/api/projects/{id}/deployments", Create).RequireAuthorization();
+        endpoints.MapGet("/api/projects/{id}/deployments", List).RequireAuthorization();
         return endpoints;
+    }
+
+    /// <summary>
+    /// The project's latest deployments (newest first, at most <see cref="ListLimit"/>), each with its job's state read
+    /// from Redis (the jobs' reads are pipelined: one round trip's latency for the page). Not output-cached: the
+    /// state changes while a deployment runs. A job past its retention shows state <c>null</c>.
+    /// </summary>
+    private static async Task<Results<Ok<List<DeploymentView>>, ProblemHttpResult>> List(
+        string id, HttpContext context, ClaimsPrincipal user, ProjectsDb db, JobQueue jobs)
+    {
+        if (await ProjectsApi.FindAsync(db, id, context.RequestAborted) is not { } project)
+        {
+            return ProjectsApi.NotFound(id);
+        }
+        if (!ProjectsApi.IsAdmin(user) && !ProjectsApi.IsMember(user, project))
+        {
+            return ProjectsApi.Forbidden("Only the project's members may see its deployments.");
+        }
+        var rows = await db.Deployments.AsNoTracking()
+            .Where(d => d.ProjectId == project.Id)
+            .OrderByDescending(d => d.CreatedAt)
+            .Take(ListLimit)
+            .ToListAsync(context.RequestAborted);
+        var states = await Task.WhenAll(rows.Select(d => d.JobId is { } job ? jobs.GetAsync(job) : Task.FromResult<JobStatus?>(null)));
+        return TypedResults.Ok(rows.Select((d, i) => new DeploymentView(
+            d.Id, ProjectsApi.Id(d.ProjectId), d.Branch, d.Environment, d.RequestedBy, d.CreatedAt, d.JobId,
+            states[i]?.State, states[i]?.Error, states[i]?.FinishedAt)).ToList());
     }
 
     private static async Task<Results<Accepted<DeploymentAccepted>, ProblemHttpResult, ValidationProblem>> Create(
@@ -86,3 +117,5 @@ public static class DeploymentsApi
 
 public sealed record CreateDeploymentRequest(string? Branch, string? Environment);
 public sealed record DeploymentAccepted(string DeploymentId, string JobId, string ProjectId);
+public sealed record DeploymentView(string Id, string ProjectId, string Branch, string Environment, string RequestedBy,
+    DateTimeOffset CreatedAt, string? JobId, JobState? State, string? Error, DateTimeOffset? FinishedAt);

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Api.Projects;
 
@@ -28,7 +29,9 @@ public sealed class ProjectsDb(DbContextOptions<ProjectsDb> options) : DbContext
         deployment.Property(d => d.Environment).HasMaxLength(32);
         deployment.Property(d => d.RequestedBy).HasMaxLength(64);
         deployment.Property(d => d.JobId).HasMaxLength(64);
-        deployment.HasIndex(d => d.ProjectId);
+        // SQLite has no DateTimeOffset type: stored as a sortable number so that listings order by it in SQL.
+        deployment.Property(d => d.CreatedAt).HasConversion(new DateTimeOffsetToBinaryConverter());
+        deployment.HasIndex(d => new { d.ProjectId, d.CreatedAt });
         deployment.HasIndex(d => d.JobId);
         deployment.HasOne(d => d.Project).WithMany(p => p.Deployments).HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
     }
