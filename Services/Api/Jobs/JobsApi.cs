@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Platform.Hosting;
 using Platform.Jobs;
+using Platform.Sessions;
 
 namespace Api.Jobs;
 
@@ -15,13 +16,11 @@ namespace Api.Jobs;
 /// </summary>
 public static class JobsApi
 {
-    private const string AdminRole = "admin";
-
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/jobs/{id}", Get).RequireAuthorization();
 
-        var admin = endpoints.MapGroup("/api/admin").RequireAuthorization(policy => policy.RequireRole(AdminRole));
+        var admin = endpoints.MapGroup("/api/admin").RequireAuthorization(policy => policy.RequireRole(SessionRoles.Admin));
         admin.MapGet("/queues", Counts);
         admin.MapPost("/queues/{queue}/dead/retry", RetryDead);
         admin.MapPost("/queues/{queue}/jobs", Enqueue);

@@ -20,7 +20,6 @@ namespace Api.Projects;
 public static class ProjectsApi
 {
     public const int MaxNameLength = 100;
-    private const string AdminRole = "admin";
 
     public static IEndpointRouteBuilder MapProjectsApi(this IEndpointRouteBuilder endpoints)
     {
@@ -237,7 +236,7 @@ public static class ProjectsApi
     private static bool MayManage(ClaimsPrincipal user, Project project) =>
         IsAdmin(user) || project.Members.Any(m => m.UserId == UserId(user) && m.Role == ProjectRoles.Owner);
 
-    internal static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(AdminRole);
+    internal static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(SessionRoles.Admin);
     internal static string UserId(ClaimsPrincipal user) => user.FindFirstValue(ClaimTypes.NameIdentifier)!;
     internal static string Id(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

@@ -21,7 +21,6 @@ public sealed record AlertAccepted(long Id);
 
 public static class NotificationEndpoints
 {
-    public const string AdminRole = "admin";
     public const int MaxAlertLength = 1000;
     public static readonly IReadOnlyList<string> Severities = ["info", "warning", "critical"];
 
@@ -35,7 +34,7 @@ public static class NotificationEndpoints
         var group = endpoints.MapGroup(prefix);
         group.MapGet("/stream", StreamAsync).RequireAuthorization();
         group.MapGet("/history", HistoryAsync).RequireAuthorization();
-        group.MapPost("/alerts", PostAlertAsync).RequireAuthorization(policy => policy.RequireRole(AdminRole));
+        group.MapPost("/alerts", PostAlertAsync).RequireAuthorization(policy => policy.RequireRole(SessionRoles.Admin));
         return endpoints;
     }
 
@@ -172,6 +171,6 @@ public static class NotificationEndpoints
         var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? header["Bearer ".Length..].Trim()
             : context.Request.Cookies[sessionOptions.CookieName] ?? "";
-        return new NotificationViewer(context.User.FindFirstValue(ClaimTypes.NameIdentifier)!, context.User.IsInRole(AdminRole), token);
+        return new NotificationViewer(context.User.FindFirstValue(ClaimTypes.NameIdentifier)!, context.User.IsInRole(SessionRoles.Admin), token);
     }
 }

@@ -146,7 +146,7 @@ internal sealed class NotificationStream(
                 logger.LogInformation("Notification stream of user {UserId} ends: the session was revoked or expired.", viewer.UserId);
                 return false;
             }
-            viewer = viewer with { IsAdmin = session.User.Roles.Contains(NotificationEndpoints.AdminRole) };
+            viewer = viewer with { IsAdmin = session.User.Roles.Contains(SessionRoles.Admin) };
             return true;
         }
         catch (Exception e) when (RedisOutage.IsOutage(e))
