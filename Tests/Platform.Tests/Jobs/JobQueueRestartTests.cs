@@ -25,7 +25,6 @@ public sealed class JobQueueRestartTests
 
         // Each job has an idempotency key, so a producer may safely retry an enqueue whose answer it never got.
         var acknowledged = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var refused = 0;
         var next = -1;
         var producers = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
         {
@@ -42,7 +41,6 @@ public sealed class JobQueueRestartTests
                     catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException
                         || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal)))
                     {
-                        Interlocked.Increment(ref refused);
                         await Task.Delay(50);
                     }
                 }
@@ -51,6 +49,7 @@ public sealed class JobQueueRestartTests
         })));
         await JobQueueTests.WaitUntilAsync(() => Task.FromResult(acknowledged.Count >= count / 3), TimeSpan.FromSeconds(60), "a third of the jobs");
 
+        var acknowledgedBeforeKill = acknowledged.Count;
         await server.KillAsync(); // SIGKILL: only what the AOF holds survives
         await Task.Delay(1000);
         await server.StartAsync();
@@ -62,7 +61,9 @@ public sealed class JobQueueRestartTests
         await stop.CancelAsync();
         await processor;
 
-        Assert.True(refused > 0, "the restart never interrupted an enqueue");
+        // Enqueues were in flight across the restart. Whether one failed (and was retried above) or waited in the
+        // multiplexer's backlog until Redis was back depends on timing, so that is not asserted.
+        Assert.True(acknowledgedBeforeKill < count, $"the producers had finished before the restart ({acknowledgedBeforeKill} of {count})");
         Assert.Equal(count, acknowledged.Distinct().Count());
         var statuses = await Task.WhenAll(acknowledged.Distinct().Select(jobs.GetAsync));
         Assert.All(statuses, s => Assert.Equal(JobState.Completed, s?.State));
