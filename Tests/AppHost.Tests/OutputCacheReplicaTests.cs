@@ -60,9 +60,17 @@ public sealed class OutputCacheReplicaTests(RateLimitFixture system)
         var project = await gateway.CreateProjectAsync(user.Token, "shared entry");
 
         var stored = await OutputCacheTests.ReadAsync(replicas[0], $"/api/projects/{project.Id}", user.Token);
+        Assert.Equal((HttpStatusCode.OK, "MISS"), (stored.Status, stored.Cache));
+        // The middleware stores the entry after the response has gone out: wait until the first replica itself
+        // answers from Redis (the only store: no in-process layer), then the other must too.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while ((await OutputCacheTests.ReadAsync(replicas[0], $"/api/projects/{project.Id}", user.Token)).Cache != "HIT")
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(5), "the first replica never stored its entry");
+            await Task.Delay(50);
+        }
         var servedByTheOther = await OutputCacheTests.ReadAsync(replicas[1], $"/api/projects/{project.Id}", user.Token);
 
-        Assert.Equal((HttpStatusCode.OK, "MISS"), (stored.Status, stored.Cache));
         Assert.Equal((HttpStatusCode.OK, "HIT", stored.Body), (servedByTheOther.Status, servedByTheOther.Cache, servedByTheOther.Body));
         foreach (var replica in replicas)
         {
