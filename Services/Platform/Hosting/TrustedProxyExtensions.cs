@@ -11,8 +11,8 @@ namespace Platform.Hosting;
 /// Who the caller is when a proxy stands in front: ASP.NET Core's forwarded-headers middleware, trusting
 /// <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> only from the networks in <c>ForwardedHeaders:KnownNetworks</c>
 /// (CIDR, e.g. <c>10.0.0.0/8</c>) and the addresses in <c>ForwardedHeaders:KnownProxies</c>. Nothing is trusted by
-/// default, loopback included (the framework's default trusts loopback: on one machine every local process would be a
-/// "proxy" that can claim any address). From a trusted peer, the address it appended (the right-most entry) becomes
+/// default, loopback included: the framework's defaults trust loopback (on one machine every local process would be a
+/// "proxy" that can claim any address), and with both lists empty it trusts everyone. From a trusted peer, the address it appended (the right-most entry) becomes
 /// <c>Connection.RemoteIpAddress</c> and its scheme <c>Request.Scheme</c>; from anyone else the headers are ignored.
 /// </summary>
 public static class TrustedProxyExtensions
@@ -26,7 +26,10 @@ public static class TrustedProxyExtensions
         var proxies = Values(section.GetSection("KnownProxies")).Select(ParseAddress).ToList();
         builder.Services.Configure<ForwardedHeadersOptions>(options =>
         {
-            options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            // The middleware trusts every peer when both lists are empty: with none configured, it must read nothing.
+            options.ForwardedHeaders = networks.Count + proxies.Count == 0
+                ? ForwardedHeaders.None
+                : ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
             // Only the hop the trusted proxy added: entries to its left were written by the client and prove nothing.
             options.ForwardLimit = 1;
             options.KnownIPNetworks.Clear();
