@@ -13,8 +13,8 @@ namespace Platform.Caching;
 /// credentials, because it cannot know whether the answer depends on who asks. This one caches them, and keys the
 /// entry by the caller's user id, roles and tier wherever the answer depends on the caller (<see cref="PerCaller"/>),
 /// so one user's answer is never served to another, nor a former admin's answer to the same user demoted. Only the
-/// query parameters a policy declares vary the key (none by default): junk query strings share the entry. It caches only GET/HEAD, never under <c>/auth</c>, never a non-200,
-/// never a response that sets a cookie. It adds <c>X-Cache: HIT|MISS</c> to cacheable responses and counts them.
+/// query parameters a policy declares vary the key (none by default): junk query strings share the entry. It caches
+/// only GET/HEAD, never under <c>/auth</c>, never a non-200, never a response that sets a cookie. It adds <c>X-Cache: HIT|MISS</c> to cacheable responses and counts them.
 /// Put <c>UseOutputCache()</c> after <c>UseAuthorization()</c>: a revoked session is then refused (401) before
 /// the cache is consulted.
 /// </summary>
