@@ -1,13 +1,21 @@
+using AppHost;
 using AppHost.Redis;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
 var redis = builder.AddRedisRuntime("redis");
 
-// The first admin. The password is generated unless Parameters:admin-password is set; the dashboard shows it.
-var adminEmail = builder.AddParameter("admin-email", "admin@example.com", publishValueAsDefault: true);
+// The first admin: admin@example.com unless Parameters:admin-email says otherwise. The password is generated unless
+// Parameters:admin-password is set; the dashboard shows it.
+var adminEmail = builder.AddParameter("admin-email", new ConfigurableParameterDefault("admin@example.com"));
 var adminPassword = builder.AddParameter("admin-password",
     new GenerateParameterDefault { MinLength = 16, Special = false }, secret: true);
+// Keys that services present to each other (X-Service-Key), generated per run: the notifier's to api, the AppHost's
+// (its dashboard commands) to the worker.
+var notifierKey = builder.AddParameter("notifier-service-key",
+    new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
+var workerAdminKey = builder.AddParameter("worker-admin-key",
+    new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true);
 
 var auth = builder.AddProject<Projects.Auth>("auth")
     .WithReference(redis).WaitFor(redis)
@@ -17,11 +25,14 @@ var auth = builder.AddProject<Projects.Auth>("auth")
 
 var notifier = builder.AddProject<Projects.Notifier>("notifier")
     .WithReference(redis).WaitFor(redis)
+    .WithEnvironment("Api__ServiceKey", notifierKey)
     .WithHttpHealthCheck("/health");
 
-// Operator commands in the dashboard: HTTP calls to the worker's internal admin endpoints (Worker/JobAdminEndpoints.cs).
+// Operator commands in the dashboard: HTTP calls to the worker's admin endpoints (Worker/JobAdminEndpoints.cs), which
+// answer only a caller with the AppHost's key.
 builder.AddProject<Projects.Worker>("worker")
     .WithReference(redis).WaitFor(redis)
+    .WithEnvironment("ServiceKeys__apphost", workerAdminKey)
     .WithHttpHealthCheck("/health")
     .WithHttpCommand("/worker/admin/dead/retry", "Retry dead jobs", commandName: "retry-dead-jobs", commandOptions: new HttpCommandOptions
     {
@@ -29,6 +40,7 @@ builder.AddProject<Projects.Worker>("worker")
         ConfirmationMessage = "Retry every dead job of every queue?",
         IconName = "ArrowRepeatAll",
         ResultMode = HttpCommandResultMode.Json,
+        PrepareRequest = context => SendKeyAsync(context, workerAdminKey),
     })
     .WithHttpCommand("/worker/admin/queues", "Show queue counts", commandName: "queue-counts", commandOptions: new HttpCommandOptions
     {
@@ -36,16 +48,39 @@ builder.AddProject<Projects.Worker>("worker")
         Method = HttpMethod.Get,
         IconName = "DataBarVertical",
         ResultMode = HttpCommandResultMode.Json,
+        PrepareRequest = context => SendKeyAsync(context, workerAdminKey),
     });
 
 var api = builder.AddProject<Projects.Api>("api")
     .WithReference(redis).WaitFor(redis)
     .WithReference(auth).WithReference(notifier)
+    .WithEnvironment("ServiceKeys__notifier", notifierKey)
     .WithHttpHealthCheck("/health")
     .WithExternalHttpEndpoints();
+
+if (builder.ExecutionContext.IsPublishMode)
+{
+    // Azure Container Apps: every external request reaches api through the environment's ingress (Envoy), from an
+    // address inside the environment's private network. Forwarded headers are trusted from private ranges only, so
+    // the ingress's X-Forwarded-For/-Proto name each caller; narrow this to the environment's subnet if it has one.
+    api.WithEnvironment("ForwardedHeaders__KnownNetworks", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10");
+}
+else
+{
+    // Locally the orchestrator's endpoint proxy would hand api every caller as 127.0.0.1 (one anonymous bucket, one
+    // sign-in budget for everyone). Not proxied, api sees each client's own address on its port (5100).
+    api.WithEndpoint("http", endpoint =>
+    {
+        endpoint.IsProxied = false;
+        endpoint.TargetPort = endpoint.Port;
+    });
+}
 
 // The notifier asks api who belongs to a project. References only (service discovery), no WaitFor: the cycle
 // api <-> notifier is fine for references, whereas waiting on each other would never start either.
 notifier.WithReference(api);
 
 builder.Build().Run();
+
+static async Task SendKeyAsync(HttpCommandRequestContext context, IResourceBuilder<ParameterResource> key) =>
+    context.Request.Headers.Add("X-Service-Key", await key.Resource.GetValueAsync(context.CancellationToken));

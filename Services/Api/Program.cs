@@ -12,8 +12,10 @@ using Platform.Sessions;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddTrustedProxies();
 builder.AddPlatformRedis();
 builder.AddSessionAuthentication();
+builder.AddServiceKeyAuthentication();
 builder.AddRedisRateLimiting();
 builder.AddApiOutputCache();
 builder.AddProjects();
@@ -28,6 +30,9 @@ builder.Services.AddReverseProxy()
 
 var app = builder.Build();
 
+// First: everything after it (the limiter, sign-in limits, the session cookie's Secure flag, and the X-Forwarded-*
+// headers YARP sends on) sees the real client address and scheme, taken only from a trusted proxy.
+app.UseTrustedProxies();
 app.MapDefaultEndpoints();
 app.UseAuthentication();
 // After authentication, so each request counts against its caller and tier.
@@ -41,7 +46,16 @@ app.MapProjectsApi();
 app.MapDeploymentsApi();
 app.MapJobsApi();
 app.MapUserProfilesApi();
-app.MapReverseProxy();
+app.MapProjectMembersApi();
+// The sign-in route (appsettings.json, Metadata SignIn) carries the sign-in limits: every path spelling that routing
+// sends to it (a trailing slash, another case) is that one endpoint.
+app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
+{
+    if (route.Metadata?.ContainsKey("SignIn") == true)
+    {
+        endpoint.WithMetadata(SignInEndpoint.Instance);
+    }
+});
 
 await app.InitializeProjectsAsync();
 app.Run();

@@ -1,40 +1,38 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text.Json;
+using Microsoft.Extensions.Options;
 using Platform.Notifications;
+using Platform.Sessions;
 
 namespace Notifier;
 
-/// <summary>
-/// Asks the api service (<c>GET /api/projects/{id}</c>, found by service discovery, with the standard resilience
-/// handler of ServiceDefaults) whether the viewer is listed among a project's members, with the viewer's own
-/// session: the notifier never sees more than its user may. 403 and 404 mean "not a member"; anything else
-/// unexpected throws, and the stream ends rather than guess.
-/// </summary>
-internal sealed class ApiProjectMembership(HttpClient api) : IProjectMembership
+/// <summary>The api's key for this service (configuration <c>Api:ServiceKey</c>; the AppHost sets it from a secret parameter).</summary>
+internal sealed class ApiOptions
 {
-    public async Task<IReadOnlyList<string>> LoadPermissionsAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken)
+    public string ServiceKey { get; set; } = "";
+}
+
+/// <summary>
+/// Asks the api service who belongs to a project (<c>GET /api/internal/projects/{id}/members</c>, found by service
+/// discovery, with the standard resilience handler of ServiceDefaults) as this service, with its service key: never
+/// with a viewer's session, so no viewer's rate limit pays for it, and one answer serves every viewer. 404 means no
+/// such project; anything else unexpected throws, and the stream ends rather than guess.
+/// </summary>
+internal sealed class ApiProjectMembership(HttpClient api, IOptions<ApiOptions> options) : IProjectMembership
+{
+    private sealed record MemberIds(string ProjectId, string[] Members);
+
+    public async Task<IReadOnlySet<string>?> LoadMembersAsync(string projectId, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/projects/{Uri.EscapeDataString(projectId)}");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", viewer.Token);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/internal/projects/{Uri.EscapeDataString(projectId)}/members");
+        request.Headers.Add(ServiceKeyAuthentication.HeaderName, options.Value.ServiceKey);
         using var response = await api.SendAsync(request, cancellationToken);
-        if (response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound)
+        if (response.StatusCode == HttpStatusCode.NotFound)
         {
-            return [];
+            return null;
         }
         response.EnsureSuccessStatusCode();
-
-        using var project = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
-        var listed = project.RootElement.TryGetProperty("members", out var members) && members.ValueKind == JsonValueKind.Array
-            && members.EnumerateArray().Any(member => member.TryGetProperty("userId", out var id) && SameId(id, viewer.UserId));
-        return listed ? [NotificationAccess.MemberPermission] : [];
+        var ids = await response.Content.ReadFromJsonAsync<MemberIds>(cancellationToken)
+            ?? throw new HttpRequestException("api answered an empty member list.");
+        return ids.Members.ToHashSet(StringComparer.Ordinal);
     }
-
-    // User ids are numbers in auth; compare as text whichever way the api writes them.
-    private static bool SameId(JsonElement id, string userId) => id.ValueKind switch
-    {
-        JsonValueKind.String => id.GetString() == userId,
-        JsonValueKind.Number => id.GetRawText() == userId,
-        _ => false,
-    };
 }

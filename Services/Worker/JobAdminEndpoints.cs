@@ -1,17 +1,22 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Jobs;
+using Platform.Sessions;
 
 namespace Worker;
 
 /// <summary>
 /// Operator endpoints for the Aspire dashboard's commands on the worker resource. The worker has no external
-/// endpoint: these answer only inside the app's network (the authenticated admin API is the gateway's).
+/// endpoint, and inside the app's network these answer only the AppHost: its commands send the key it generated
+/// (the <c>worker-admin-key</c> parameter, here <c>ServiceKeys:apphost</c>); anyone else gets 401. The
+/// authenticated admin API for people is the gateway's.
 /// </summary>
 public static class JobAdminEndpoints
 {
+    public const string AppHostService = "apphost";
+
     public static IEndpointRouteBuilder MapJobAdmin(this IEndpointRouteBuilder endpoints, string prefix)
     {
-        var admin = endpoints.MapGroup(prefix);
+        var admin = endpoints.MapGroup(prefix).RequireServiceKey(AppHostService);
         admin.MapGet("/queues", GetQueues);
         admin.MapPost("/dead/retry", RetryAllDead);
         admin.MapPost("/queues/{queue}/dead/retry", RetryDead);

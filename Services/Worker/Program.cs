@@ -2,6 +2,7 @@ using Platform.Hosting;
 using Platform.Jobs;
 using Platform.Locking;
 using Platform.Notifications;
+using Platform.Sessions;
 using Worker;
 using Worker.Handlers;
 
@@ -9,6 +10,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddPlatformRedis();
+builder.AddServiceKeyAuthentication();
 
 builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection("Worker"));
 builder.Services.AddSingleton<IDistributedLock, RedisDistributedLock>();
@@ -25,6 +27,8 @@ builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = Tim
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapServiceInfo("/worker");
 app.MapJobAdmin("/worker/admin");
 

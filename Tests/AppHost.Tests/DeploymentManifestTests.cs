@@ -82,6 +82,23 @@ public sealed class DeploymentManifestTests : IAsyncLifetime
         Assert.Equal(["api"], external);
     }
 
+    [Fact]
+    public void TheGatewayTrustsForwardedHeadersFromTheIngressNetworksOnlyAndTheAdminEmailIsASettableParameter()
+    {
+        Assert.Equal("10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10",
+            (string?)_resources["api"]!["env"]!["ForwardedHeaders__KnownNetworks"]);
+        Assert.All(Projects.Where(name => name != "api"), name => Assert.Null(_resources[name]!["env"]!["ForwardedHeaders__KnownNetworks"]));
+
+        var adminEmail = _resources["admin-email"]!;
+        Assert.Equal("parameter.v0", (string?)adminEmail["type"]);
+        Assert.Equal("admin@example.com", (string?)adminEmail["inputs"]!["value"]!["default"]!["value"]);
+        foreach (var key in new[] { "notifier-service-key", "worker-admin-key" })
+        {
+            Assert.True((bool?)_resources[key]!["inputs"]!["value"]!["secret"]);
+            Assert.NotNull(_resources[key]!["inputs"]!["value"]!["default"]!["generate"]);
+        }
+    }
+
     public Task DisposeAsync()
     {
         Directory.Delete(_directory, recursive: true);

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -14,8 +16,8 @@ public class DistributedAppFixture : IAsyncLifetime
 
     private DistributedApplication? _app;
 
-    /// <summary>The seeded admin (the AppHost's admin-email default and an admin-password chosen per run).</summary>
-    public string AdminEmail => "admin@example.com";
+    /// <summary>The seeded admin: admin-email and admin-password chosen per run (Parameters:admin-email/-password).</summary>
+    public string AdminEmail { get; } = $"ops-{Guid.NewGuid():N}@example.com";
     public string AdminPassword { get; } = $"admin-{Guid.NewGuid():N}";
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
@@ -24,7 +26,8 @@ public class DistributedAppFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"--Parameters:admin-password={AdminPassword}", .. Arguments], timeout.Token);
+            [$"--Parameters:admin-email={AdminEmail}", $"--Parameters:admin-password={AdminPassword}", .. Arguments], timeout.Token);
+        UseFreeGatewayPort(builder);
         Configure(builder);
         _app = await builder.BuildAsync(timeout.Token);
         await _app.StartAsync(timeout.Token);
@@ -59,6 +62,54 @@ public class DistributedAppFixture : IAsyncLifetime
     /// <summary>A client of the gateway, the only way in from outside; it keeps no cookies.</summary>
     public HttpClient CreateGatewayClient() =>
         new(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = App.GetEndpoint("api", "http") };
+
+    /// <summary>
+    /// A client of the gateway whose connections leave from <paramref name="source"/> (any 127.x.y.z: all of 127/8
+    /// is this machine), so that one test can be several callers, each with its own address.
+    /// </summary>
+    public HttpClient CreateGatewayClient(IPAddress source)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseCookies = false,
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(source, 0));
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, context.DnsEndPoint.Port), cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = App.GetEndpoint("api", "http") };
+    }
+
+    /// <summary>
+    /// The gateway's public port (5100 under <c>dotnet run</c>, where the AppHost does not proxy it) is a free one per
+    /// run: tests never clash with a running copy or another test run on the machine.
+    /// </summary>
+    private static void UseFreeGatewayPort(IDistributedApplicationTestingBuilder builder)
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        builder.CreateResourceBuilder<ProjectResource>("api").WithEndpoint("http", endpoint =>
+        {
+            endpoint.Port = port;
+            if (!endpoint.IsProxied)
+            {
+                endpoint.TargetPort = port;
+            }
+        });
+    }
 
     public Task WaitHealthyAsync(string resource, CancellationToken cancellationToken) =>
         App.ResourceNotifications.WaitForResourceHealthyAsync(resource, cancellationToken);
@@ -146,8 +197,15 @@ public sealed class RateLimitFixture : DistributedAppFixture
     public const int SignInAttemptsPerEmail = 3;
     public const int ApiReplicas = 2;
 
+    // Replicas need the orchestrator's endpoint proxy to balance over them: here every caller is 127.0.0.1 again
+    // (EdgeFixture tests per-address limits on the AppHost's unproxied endpoint).
     protected override void Configure(IDistributedApplicationTestingBuilder builder) =>
         builder.CreateResourceBuilder<ProjectResource>("api")
+            .WithEndpoint("http", endpoint =>
+            {
+                endpoint.IsProxied = true;
+                endpoint.TargetPort = null;
+            })
             .WithReplicas(ApiReplicas)
             .WithEnvironment("RateLimiting__Window", Window.ToString())
             .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", SignInAttemptsPerEmail.ToString());
@@ -184,6 +242,35 @@ public sealed class RateLimitFixture : DistributedAppFixture
 public sealed class RateLimitCollection : ICollectionFixture<RateLimitFixture>
 {
     public const string Name = "rate limits";
+}
+
+/// <summary>
+/// The system as the edge sees it: the AppHost's public api endpoint unproxied (each client's own address), the real
+/// limits (anonymous 10 a minute, sign-in 30 per address and 10 per account per 15 minutes), and one trusted proxy,
+/// <see cref="TrustedProxy"/> (ForwardedHeaders:KnownProxies), whose X-Forwarded-For/-Proto are honoured.
+/// </summary>
+public sealed class EdgeFixture : DistributedAppFixture
+{
+    public static readonly IPAddress TrustedProxy = IPAddress.Parse("127.0.0.200");
+
+    protected override void Configure(IDistributedApplicationTestingBuilder builder)
+    {
+        builder.CreateResourceBuilder<ProjectResource>("api")
+            .WithEnvironment("ForwardedHeaders__KnownProxies", TrustedProxy.ToString());
+        builder.CreateResourceBuilder<ProjectResource>("worker")
+            .WithEnvironment("Worker__Deployment__BuildDuration", "00:00:01")
+            .WithEnvironment("Worker__Deployment__DeployDuration", "00:00:01");
+    }
+
+    /// <summary>Straight to auth, past the gateway and its limits: for arranging users, never for what is tested.</summary>
+    public HttpClient CreateAuthClient() =>
+        new(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = App.GetEndpoint("auth", "http") };
+}
+
+[CollectionDefinition(Name)]
+public sealed class EdgeCollection : ICollectionFixture<EdgeFixture>
+{
+    public const string Name = "edge";
 }
 
 /// <summary>Tests that take Redis away: they get a system of their own.</summary>

@@ -153,15 +153,15 @@ public static class ProjectsApi
 
     private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> AddMember(
         string id, HttpContext context, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache,
-        PermissionCache permissions, AuthUsersClient auth)
+        ProjectMemberCache members, AuthUsersClient auth)
     {
         var (body, problem) = await JsonBody.ReadAsync<AddMemberRequest>(context.Request);
         if (problem is not null)
         {
             return problem;
         }
-        var memberId = body!.UserId?.Trim();
-        if (string.IsNullOrEmpty(memberId) || memberId.Length > 64)
+        var requestedId = body!.UserId?.Trim();
+        if (string.IsNullOrEmpty(requestedId) || requestedId.Length > 64)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id is required."] });
         }
@@ -173,22 +173,29 @@ public static class ProjectsApi
         {
             return Forbidden("Only the project's owner or an admin may add members.");
         }
-        if (project.Members.Any(m => m.UserId == memberId))
+        if (project.Members.Any(m => m.UserId == requestedId))
         {
             return TypedResults.NoContent();
         }
+        string memberId;
         try
         {
-            if (await auth.GetProfileAsync(memberId, context, context.RequestAborted) is null)
+            if (await auth.GetProfileAsync(requestedId, context, context.RequestAborted) is not { } profile)
             {
-                return TypedResults.Problem(statusCode: 404, title: "No such user", detail: $"There is no user '{memberId}'.");
+                return TypedResults.Problem(statusCode: 404, title: "No such user", detail: $"There is no user '{requestedId}'.");
             }
+            // The id as auth writes it: "007" and "+7" find user 7, and must be stored as the "7" every session carries.
+            memberId = profile.Id;
         }
         catch (Exception e) when (AuthUsersClient.IsUnavailable(e) && !context.RequestAborted.IsCancellationRequested)
         {
             return TypedResults.Problem(statusCode: 503, title: "auth is unavailable", detail: "The user could not be looked up. Retry shortly.");
         }
 
+        if (project.Members.Any(m => m.UserId == memberId))
+        {
+            return TypedResults.NoContent();
+        }
         db.ProjectMembers.Add(new ProjectMember { ProjectId = project.Id, UserId = memberId, Role = ProjectRoles.Member, AddedAt = DateTimeOffset.UtcNow });
         try
         {
@@ -203,10 +210,10 @@ public static class ProjectsApi
                 throw;
             }
         }
-        // The project's detail (its member list) for every caller, the new member's listing, their cached permissions.
+        // The project's detail (its member list) for every caller, the new member's listing, the notifier's member list.
         await cache.EvictByTagAsync(ApiCaching.ProjectTag(project.Id), CancellationToken.None);
         await cache.EvictByTagAsync(ApiCaching.ListingTag(memberId), CancellationToken.None);
-        await permissions.InvalidateAsync(memberId, Id(project.Id));
+        await members.InvalidateAsync(Id(project.Id));
         return TypedResults.NoContent();
     }
 
@@ -220,10 +227,15 @@ public static class ProjectsApi
         return await projects.Include(p => p.Members).SingleOrDefaultAsync(p => p.Id == projectId, cancellationToken);
     }
 
-    private static string? ValidName(string? name) => name?.Trim() is { Length: > 0 and <= MaxNameLength } trimmed ? trimmed : null;
+    // No control characters: a name travels into e-mail subjects and logs, where CR/LF would start a new line.
+    private static string? ValidName(string? name) =>
+        name?.Trim() is { Length: > 0 and <= MaxNameLength } trimmed && !trimmed.Any(char.IsControl) ? trimmed : null;
 
     private static ValidationProblem InvalidName() =>
-        TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["name"] = [$"A name of 1 to {MaxNameLength} characters is required."] });
+        TypedResults.ValidationProblem(new Dictionary<string, string[]>
+        {
+            ["name"] = [$"A name of 1 to {MaxNameLength} characters, without control characters (such as line breaks), is required."],
+        });
 
     internal static ProblemHttpResult NotFound(string id) =>
         TypedResults.Problem(statusCode: 404, title: "No such project", detail: $"There is no project '{id}'.");

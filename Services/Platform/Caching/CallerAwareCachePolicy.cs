@@ -4,15 +4,17 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
+using Platform.Sessions;
 
 namespace Platform.Caching;
 
 /// <summary>
 /// An output-cache policy for authenticated APIs. ASP.NET Core's default policy refuses any request that carries
 /// credentials, because it cannot know whether the answer depends on who asks. This one caches them, and keys the
-/// entry by the caller's user id wherever the answer depends on the caller (<see cref="PerCaller"/>), so one
-/// user's answer is never served to another. It caches only GET/HEAD, never under <c>/auth</c>, never a non-200,
-/// never a response that sets a cookie. It adds <c>X-Cache: HIT|MISS</c> to cacheable responses and counts them.
+/// entry by the caller's user id, roles and tier wherever the answer depends on the caller (<see cref="PerCaller"/>),
+/// so one user's answer is never served to another, nor a former admin's answer to the same user demoted. Only the
+/// query parameters a policy declares vary the key (none by default): junk query strings share the entry. It caches
+/// only GET/HEAD, never under <c>/auth</c>, never a non-200, never a response that sets a cookie. It adds <c>X-Cache: HIT|MISS</c> to cacheable responses and counts them.
 /// Put <c>UseOutputCache()</c> after <c>UseAuthorization()</c>: a revoked session is then refused (401) before
 /// the cache is consulted.
 /// </summary>
@@ -20,26 +22,39 @@ public sealed class CallerAwareCachePolicy : IOutputCachePolicy
 {
     public const string CacheHeader = "X-Cache";
     private const string CallerKey = "caller";
+    private const string RolesKey = "roles";
+    private const string TierKey = "tier";
     private static readonly object OutcomeKey = new();
 
     private readonly string _name;
     private readonly TimeSpan _expiration;
     private readonly bool _varyByCaller;
+    private readonly string[] _queryKeys;
 
-    private CallerAwareCachePolicy(string name, TimeSpan expiration, bool varyByCaller)
+    private CallerAwareCachePolicy(string name, TimeSpan expiration, bool varyByCaller, string[] queryKeys)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(expiration, TimeSpan.Zero);
-        (_name, _expiration, _varyByCaller) = (name, expiration, varyByCaller);
+        ArgumentNullException.ThrowIfNull(queryKeys);
+        if (queryKeys.Any(k => string.IsNullOrWhiteSpace(k) || k == "*"))
+        {
+            throw new ArgumentException("Name each query parameter the endpoints read; '*' would store an entry per junk query string.", nameof(queryKeys));
+        }
+        (_name, _expiration, _varyByCaller, _queryKeys) = (name, expiration, varyByCaller, queryKeys);
     }
 
     public string Name => _name;
 
-    /// <summary>Each caller gets their own entry: for answers that depend on who asks (their listings, their access).</summary>
-    public static CallerAwareCachePolicy PerCaller(string name, TimeSpan expiration) => new(name, expiration, varyByCaller: true);
+    /// <summary>
+    /// Each caller gets their own entry (by user id, roles and tier): for answers that depend on who asks (their
+    /// listings, their access). <paramref name="queryKeys"/>: the query parameters the endpoints read, if any.
+    /// </summary>
+    public static CallerAwareCachePolicy PerCaller(string name, TimeSpan expiration, params string[] queryKeys) =>
+        new(name, expiration, varyByCaller: true, queryKeys);
 
     /// <summary>One entry for every caller: for answers that are the same whoever asks (a public profile).</summary>
-    public static CallerAwareCachePolicy SharedByCallers(string name, TimeSpan expiration) => new(name, expiration, varyByCaller: false);
+    public static CallerAwareCachePolicy SharedByCallers(string name, TimeSpan expiration, params string[] queryKeys) =>
+        new(name, expiration, varyByCaller: false, queryKeys);
 
     ValueTask IOutputCachePolicy.CacheRequestAsync(OutputCacheContext context, CancellationToken cancellationToken)
     {
@@ -61,13 +76,18 @@ public sealed class CallerAwareCachePolicy : IOutputCachePolicy
         }
 
         context.ResponseExpirationTimeSpan = _expiration;
-        context.CacheVaryByRules.QueryKeys = "*";
+        context.CacheVaryByRules.QueryKeys = _queryKeys;
         // One entry whatever name the service is reached by (its public host, http://api inside, a replica's own
         // port): these answers do not depend on it, and every replica and caller route then shares the entry.
         context.CacheVaryByRules.VaryByHost = false;
         if (_varyByCaller)
         {
             context.CacheVaryByRules.VaryByValues[CallerKey] = caller!;
+            // A role or tier change leaves the old entries unreachable rather than served: a demoted admin's next
+            // read runs the endpoint (403 where they are no member), and the entries age out with their lifetime.
+            context.CacheVaryByRules.VaryByValues[RolesKey] = string.Join(',',
+                http.User.FindAll(ClaimTypes.Role).Select(c => c.Value).Order(StringComparer.Ordinal));
+            context.CacheVaryByRules.VaryByValues[TierKey] = http.User.FindFirstValue(SessionAuthenticationHandler.TierClaim) ?? "";
         }
 
         var outcome = new Outcome(this, context);

@@ -13,10 +13,11 @@ public sealed record ServiceInfo(string Service, string Instance, double RedisPi
 
 public static class ServiceInfoEndpoint
 {
-    private static readonly string Instance = $"{Environment.MachineName}:{Environment.ProcessId}";
+    // Random per process: tells replicas apart without telling an anonymous caller the host name or the process id.
+    private static readonly string Instance = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 
     /// <summary>
-    /// Maps <c>GET {prefix}/about</c>: the service's name, this process, and a PING to Redis. Through the gateway
+    /// Maps <c>GET {prefix}/about</c>: the service's name, this process (a random id, fixed for its lifetime), and a PING to Redis. Through the gateway
     /// it shows which service a path reaches; with Redis down it answers 503 problem+json at once (needs AddPlatformRedis).
     /// </summary>
     public static RouteHandlerBuilder MapServiceInfo(this IEndpointRouteBuilder endpoints, string prefix)

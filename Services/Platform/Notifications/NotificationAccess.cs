@@ -2,27 +2,26 @@ using Platform.Sessions;
 
 namespace Platform.Notifications;
 
-/// <summary>Who is reading a stream or the history: the session's user, and the token to ask other services with.</summary>
+/// <summary>Who is reading a stream or the history: the session's user, and the token the session is checked again with.</summary>
 public sealed record NotificationViewer(string UserId, bool IsAdmin, string Token);
 
 /// <summary>
-/// Where the notifier learns whether a user belongs to a project (the api service owns projects). The answer is
-/// cached by <see cref="PermissionCache"/>, which the api invalidates whenever a membership changes.
+/// Where the notifier learns who belongs to a project (the api service owns projects), as the notifier's own service
+/// identity, never a viewer's: the look-up is nobody's quota. The answer is cached per project by
+/// <see cref="ProjectMemberCache"/>, which the api invalidates whenever a membership changes.
 /// </summary>
 public interface IProjectMembership
 {
     /// <summary>
-    /// The viewer's permissions on the project from the data of record: <c>["member"]</c> if the viewer is listed
-    /// among its members, else empty (admins are not members unless listed). Throws if the answer is unknown.
+    /// The project's member ids from the data of record (admins are not members unless listed), or null if there is
+    /// no such project. Throws if the answer is unknown.
     /// </summary>
-    Task<IReadOnlyList<string>> LoadPermissionsAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken);
+    Task<IReadOnlySet<string>?> LoadMembersAsync(string projectId, CancellationToken cancellationToken);
 }
 
 /// <summary>Who may see which event: system alerts everyone, project_created admins, deployment_status members of that project.</summary>
-public sealed class NotificationAccess(PermissionCache permissions, IProjectMembership membership)
+public sealed class NotificationAccess(ProjectMemberCache members, IProjectMembership membership)
 {
-    public const string MemberPermission = "member";
-
     public async ValueTask<bool> CanSeeAsync(NotificationViewer viewer, NotificationEvent notification, CancellationToken cancellationToken) =>
         notification.Channel switch
         {
@@ -33,10 +32,6 @@ public sealed class NotificationAccess(PermissionCache permissions, IProjectMemb
             _ => false,
         };
 
-    public async Task<bool> IsMemberAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken)
-    {
-        var granted = await permissions.GetOrLoadAsync(viewer.UserId, projectId,
-            token => membership.LoadPermissionsAsync(viewer, projectId, token), cancellationToken);
-        return granted.Contains(MemberPermission);
-    }
+    public async Task<bool> IsMemberAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken) =>
+        (await members.GetOrLoadAsync(projectId, membership.LoadMembersAsync, cancellationToken)).Contains(viewer.UserId);
 }

@@ -40,7 +40,7 @@ public static class NotificationEndpoints
 
     private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(
         HttpContext context, NotificationHub hub, NotificationHistory history, NotificationAccess access, SessionStore sessions,
-        IOptions<NotificationStreamOptions> options, IOptions<SessionStoreOptions> sessionOptions, NotificationTelemetry telemetry,
+        StreamSlots slots, IOptions<NotificationStreamOptions> options, IOptions<SessionStoreOptions> sessionOptions, NotificationTelemetry telemetry,
         ILoggerFactory loggers)
     {
         if (!TryReadLastEventId(context.Request, out var lastEventId))
@@ -49,6 +49,14 @@ public static class NotificationEndpoints
                 detail: "Last-Event-ID (header or lastEventId query parameter) must be an event id: a whole number, 0 or more.");
         }
         var viewer = Viewer(context, sessionOptions.Value);
+        var slot = await slots.TryTakeAsync(viewer.UserId);
+        if (slot is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many streams",
+                detail: $"This account has {options.Value.MaxStreamsPerUser} streams open already. Close one to open another.");
+        }
+        // Given back when the response ends, however it ends (the lease frees it should this process die).
+        context.Response.RegisterForDisposeAsync(slot);
 
         // Subscribe first, read the history second: whatever is published in between is in both, and the stream
         // skips the second copy by id. The other order would lose it.
@@ -75,7 +83,7 @@ public static class NotificationEndpoints
             throw;
         }
 
-        var stream = new NotificationStream(context, subscription, replay, viewer, access, sessions, options.Value, telemetry,
+        var stream = new NotificationStream(context, subscription, slot, replay, viewer, access, sessions, options.Value, telemetry,
             loggers.CreateLogger(typeof(NotificationStream)));
         // The SseItem<T> overload with T = string: each item's data is written as is. The overload for IAsyncEnumerable<T>
         // would take T = SseItem<string> and serialize every item as a JSON object.
@@ -83,7 +91,8 @@ public static class NotificationEndpoints
     }
 
     private static async Task<Results<Ok<List<JsonElement>>, ProblemHttpResult>> HistoryAsync(
-        string? channel, HttpContext context, NotificationHistory history, NotificationAccess access, IOptions<SessionStoreOptions> sessionOptions)
+        string? channel, HttpContext context, NotificationHistory history, NotificationAccess access, IOptions<SessionStoreOptions> sessionOptions,
+        ILogger<NotificationHistory> logger)
     {
         if (!NotificationChannels.IsKnown(channel))
         {
@@ -101,8 +110,10 @@ public static class NotificationEndpoints
             }
             catch (Exception e) when (!RedisOutage.IsOutage(e) && !context.RequestAborted.IsCancellationRequested)
             {
+                // The cause goes to the log, never to the client: it names internal services and addresses.
+                logger.LogWarning(e, "History for user {UserId}: project membership could not be read", viewer.UserId);
                 return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Project membership is unavailable",
-                    detail: $"Could not ask which projects you belong to: {e.Message}. Retry shortly.");
+                    detail: "Could not tell which projects you belong to. Retry shortly.");
             }
             if (canSee)
             {

@@ -19,7 +19,7 @@ public static class NotificationExtensions
 
     /// <summary>
     /// What the notifier serves: the process's one Redis subscription (<see cref="NotificationHub"/>, started with the
-    /// host), the history, the visibility rules and the publisher for alerts, with options from the <c>Notifications</c>
+    /// host), the history, the visibility rules, the per-user stream slots and the publisher for alerts, with options from the <c>Notifications</c>
     /// section. Needs <c>AddPlatformRedis()</c>, <c>AddSessionAuthentication()</c> and an <see cref="IProjectMembership"/>.
     /// </summary>
     public static TBuilder AddNotificationStream<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
@@ -28,11 +28,12 @@ public static class NotificationExtensions
         builder.Services.AddOptions<NotificationStreamOptions>()
             .Bind(builder.Configuration.GetSection(NotificationStreamOptions.SectionName))
             .Validate(o => o.HeartbeatInterval > TimeSpan.Zero && o.SessionRevalidationInterval > TimeSpan.Zero
-                && o.ClientBufferSize > 0 && o.SubscriptionWait >= TimeSpan.Zero,
-                "Notifications: HeartbeatInterval, SessionRevalidationInterval and ClientBufferSize must be positive.")
+                && o.ClientBufferSize > 0 && o.SubscriptionWait >= TimeSpan.Zero && o.MaxStreamsPerUser > 0,
+                "Notifications: HeartbeatInterval, SessionRevalidationInterval, ClientBufferSize and MaxStreamsPerUser must be positive.")
             .ValidateOnStart();
         builder.Services.TryAddSingleton<NotificationHistory>();
         builder.Services.TryAddSingleton<NotificationAccess>();
+        builder.Services.TryAddSingleton<StreamSlots>();
         builder.Services.TryAddSingleton<NotificationHub>();
         builder.Services.AddHostedService(services => services.GetRequiredService<NotificationHub>());
         return builder;

@@ -13,6 +13,12 @@ internal static class NotificationKeys
     /// <summary>The pub/sub channel every notifier process subscribes to, once (not a key).</summary>
     public const string Live = "notify:{events}:live";
 
+    /// <summary>
+    /// A user's open streams, in every notifier process: a sorted set of stream id by lease end (server time, ms).
+    /// Its own hash tag, the user's: a stream-slot script touches this one key only.
+    /// </summary>
+    public static string Streams(string userId) => $"notify:{{u:{userId}}}:streams";
+
     /// <summary>Events kept per channel for resume and for <c>GET /notifications/history</c>.</summary>
     public const int HistoryLength = 100;
 }

@@ -10,11 +10,13 @@ namespace Platform.Notifications;
 /// <summary>
 /// One client's stream: the events it missed (from the history), then live ones from its subscription, each at most
 /// once and in id order, filtered by what the viewer may see; heartbeat comments while idle; the session checked
-/// again every <see cref="NotificationStreamOptions.SessionRevalidationInterval"/>, ending the stream once revoked.
+/// again every <see cref="NotificationStreamOptions.SessionRevalidationInterval"/>, ending the stream once revoked, and
+/// its stream slot renewed at the same time.
 /// </summary>
 internal sealed class NotificationStream(
     HttpContext context,
     NotificationSubscription subscription,
+    StreamSlot slot,
     HistoryRead? replay,
     NotificationViewer viewer,
     NotificationAccess access,
@@ -147,6 +149,11 @@ internal sealed class NotificationStream(
                 return false;
             }
             viewer = viewer with { IsAdmin = session.User.Roles.Contains(SessionRoles.Admin) };
+            if (!await slot.RenewAsync())
+            {
+                logger.LogInformation("Notification stream of user {UserId} ends: its stream slot lapsed and the user's others hold every slot.", viewer.UserId);
+                return false;
+            }
             return true;
         }
         catch (Exception e) when (RedisOutage.IsOutage(e))

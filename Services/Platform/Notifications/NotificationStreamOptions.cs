@@ -17,6 +17,17 @@ public sealed class NotificationStreamOptions
     /// </summary>
     public TimeSpan SessionRevalidationInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Streams one user may hold open at once, across every notifier process; the next gets 429. Defaults to 10.
+    /// </summary>
+    public int MaxStreamsPerUser { get; set; } = 10;
+
+    /// <summary>
+    /// How long a stream's slot lasts without renewal: three <see cref="SessionRevalidationInterval"/>s, as each
+    /// stream renews it when it checks its session. A stream whose process died frees its slot after this.
+    /// </summary>
+    public TimeSpan StreamLease => SessionRevalidationInterval * 3;
+
     /// <summary>Events buffered per client before it is dropped as too slow. Defaults to 256.</summary>
     public int ClientBufferSize { get; set; } = 256;
 

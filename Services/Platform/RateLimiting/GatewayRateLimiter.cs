@@ -4,7 +4,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Hosting;
@@ -15,9 +18,11 @@ namespace Platform.RateLimiting;
 /// <summary>
 /// The gateway's limiter, plugged into ASP.NET Core's rate limiting middleware as its global limiter. Each
 /// request of <c>/api</c>, <c>/auth</c> and <c>/notifications</c> is counted for its caller: the signed-in user
-/// (limit by the tier in their session, so a tier change applies to the next request) or else the client IP
-/// (the connection's address: X-Forwarded-For from an untrusted hop changes nothing). Sign-in attempts also
-/// count per IP and per email, whatever their outcome. Limit headers are written on every counted response.
+/// (limit by the tier in their session, so a tier change applies to the next request) or else the client address
+/// (<c>Connection.RemoteIpAddress</c>, which the forwarded-headers middleware sets from a trusted proxy only; IPv6 per
+/// /64, see <see cref="ClientAddress"/>). Requests to an endpoint marked <see cref="SignInEndpoint"/> also count per
+/// address and per account, whatever their outcome. A service with a valid service key is not counted. Limit headers
+/// are those of the current request on every counted response, a cached one included.
 /// </summary>
 public sealed class GatewayRateLimiter : PartitionedRateLimiter<HttpContext>
 {
@@ -52,6 +57,11 @@ public sealed class GatewayRateLimiter : PartitionedRateLimiter<HttpContext>
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext context, int permitCount, CancellationToken cancellationToken)
     {
         if (!IsLimited(context))
+        {
+            return Lease.Admitted;
+        }
+
+        if (await IsServiceAsync(context))
         {
             return Lease.Admitted;
         }
@@ -91,18 +101,30 @@ public sealed class GatewayRateLimiter : PartitionedRateLimiter<HttpContext>
         {
             return ($"u:{userId}", context.User.FindFirstValue(SessionAuthenticationHandler.TierClaim) ?? "user");
         }
-        return ($"ip:{context.Connection.RemoteIpAddress}", "anonymous");
+        return ($"ip:{ClientAddress.Partition(context.Connection.RemoteIpAddress)}", "anonymous");
     }
 
-    /// <summary>For <c>POST /auth/login</c>: the per-IP and per-email attempt limits (the email read from the body).</summary>
+    /// <summary>Service-to-service calls (a valid <see cref="ServiceKeyAuthentication"/> key) are nobody's quota.</summary>
+    private static async Task<bool> IsServiceAsync(HttpContext context)
+    {
+        if (!context.Request.Headers.ContainsKey(ServiceKeyAuthentication.HeaderName)
+            || context.RequestServices.GetService<IAuthenticationSchemeProvider>() is not { } schemes
+            || await schemes.GetSchemeAsync(ServiceKeyAuthentication.SchemeName) is null)
+        {
+            return false;
+        }
+        return (await context.AuthenticateAsync(ServiceKeyAuthentication.SchemeName)).Succeeded;
+    }
+
+    /// <summary>For the sign-in endpoint: the per-address and per-account attempt limits (the email read from the body).</summary>
     private static async Task<List<(string Partition, RateLimitRule Rule)>> SignInRulesAsync(HttpContext context, RateLimitingOptions options)
     {
         var rules = new List<(string, RateLimitRule)>();
-        if (!HttpMethods.IsPost(context.Request.Method) || !context.Request.Path.Equals("/auth/login", StringComparison.OrdinalIgnoreCase))
+        if (context.GetEndpoint()?.Metadata.GetMetadata<SignInEndpoint>() is null)
         {
             return rules;
         }
-        rules.Add(($"signin-ip:{context.Connection.RemoteIpAddress}",
+        rules.Add(($"signin-ip:{ClientAddress.Partition(context.Connection.RemoteIpAddress)}",
             new RateLimitRule("signin-ip", options.SignInAttemptsPerIp, options.SignInWindow, RateLimitAlgorithm.FixedWindow)));
         if (await ReadEmailAsync(context.Request) is { } email)
         {
@@ -124,13 +146,14 @@ public sealed class GatewayRateLimiter : PartitionedRateLimiter<HttpContext>
         request.EnableBuffering(bufferThreshold: JsonBody.DefaultMaxBytes, bufferLimit: JsonBody.DefaultMaxBytes);
         try
         {
-            using var json = await JsonDocument.ParseAsync(request.Body);
-            return json.RootElement.ValueKind == JsonValueKind.Object
-                && json.RootElement.TryGetProperty("email", out var email) && email.ValueKind == JsonValueKind.String
-                ? email.GetString()!.Trim().ToLowerInvariant()
-                : null;
+            // The same serializer options as the sign-in endpoint's binding (ASP.NET Core's web defaults: property names
+            // in any case, the last of duplicates wins), so the account counted is the account auth signs in.
+            var json = request.HttpContext.RequestServices?.GetService<Microsoft.Extensions.Options.IOptions<JsonOptions>>()?.Value.SerializerOptions
+                ?? new JsonSerializerOptions(JsonSerializerDefaults.Web);
+            var body = await JsonSerializer.DeserializeAsync<SignInBody>(request.Body, json);
+            return body?.Email?.Trim().ToLowerInvariant() is { Length: > 0 } email ? email : null;
         }
-        catch (Exception e) when (e is JsonException or IOException)
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
         {
             return null; // malformed or over-long: auth answers 400, and the per-IP limit still counted the attempt
         }
@@ -140,7 +163,20 @@ public sealed class GatewayRateLimiter : PartitionedRateLimiter<HttpContext>
         }
     }
 
-    private static void WriteHeaders(HttpResponse response, RateLimitDecision decision)
+    /// <summary>The part of a sign-in body the limits read: the field auth binds the email from.</summary>
+    private sealed record SignInBody(string? Email);
+
+    // As the response starts, after anything that copied headers into it (an output-cache hit replays the headers
+    // stored with its entry): the limit headers are always this request's own.
+    private static void WriteHeaders(HttpResponse response, RateLimitDecision decision) =>
+        response.OnStarting(static state =>
+        {
+            var (response, decision) = ((HttpResponse, RateLimitDecision))state;
+            SetHeaders(response, decision);
+            return Task.CompletedTask;
+        }, (response, decision));
+
+    private static void SetHeaders(HttpResponse response, RateLimitDecision decision)
     {
         var reset = RateLimitDecision.Seconds(decision.ResetAfter);
         response.Headers["X-RateLimit-Limit"] = decision.Rule.Limit.ToString();

@@ -7,7 +7,7 @@ namespace Platform.Sessions;
 public static class SessionAuthenticationExtensions
 {
     /// <summary>
-    /// The session store, the permission cache and the "session" authentication scheme (default scheme), with
+    /// The session store, the permission and project-member caches and the "session" authentication scheme (default scheme), with
     /// options from the <c>Sessions</c> section. Needs <c>AddPlatformRedis()</c>. One call in auth, api and notifier.
     /// </summary>
     public static TBuilder AddSessionAuthentication<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
@@ -20,6 +20,7 @@ public static class SessionAuthenticationExtensions
         builder.Services.AddSingleton<SessionTelemetry>();
         builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddSingleton<PermissionCache>();
+        builder.Services.AddSingleton<ProjectMemberCache>();
 
         builder.Services.AddAuthentication(SessionAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(SessionAuthenticationHandler.SchemeName, null);

@@ -11,5 +11,7 @@ internal static class SessionKeys
     public static string Index(string userId) => $"auth:{{u:{userId}}}:sessions";
     public static string Permissions(string userId, string projectId) => $"auth:{{u:{userId}}}:perm:{projectId}";
     public static string PermissionsGeneration(string userId, string projectId) => $"auth:{{u:{userId}}}:perm-gen:{projectId}";
+    public static string ProjectMembers(string projectId) => $"auth:{{p:{projectId}}}:members";
+    public static string ProjectMembersGeneration(string projectId) => $"auth:{{p:{projectId}}}:members-gen";
     public const string ScanPattern = "auth:{u:*}:session:*";
 }

@@ -183,27 +183,115 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
 
         // Membership granted later: once api invalidates the cached answer, the next event gets through.
         _membership.Add(outsider, project);
-        await _host.Permissions.InvalidateAsync(outsider, project);
+        await _host.Members.InvalidateAsync(project);
         var later = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
             new { projectId = project, deploymentId = "d1", jobId = "j1", status = "succeeded" });
         Assert.Equal([later], Ids(await outsiderStream.ReadEventsAsync(1)));
         Assert.Equal([later], Ids(await memberStream.ReadEventsAsync(1)));
     }
 
+    /// <summary>
+    /// Membership is one list per project, not one answer per viewer: 200 viewers of one event cost one load (each
+    /// load as slow as a call to api), shared by every stream of this process, and later events none.
+    /// </summary>
     [Fact]
-    public async Task MembershipIsLoadedOncePerUserAndProjectThenServedFromThePermissionCache()
+    public async Task TwoHundredViewersOfOneProjectsEventCostOneMembershipLoad()
     {
-        string member = NewUser(), project = $"p{Guid.NewGuid():N}";
-        _membership.Add(member, project);
-        await using var stream = await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(member));
-        var loadsBefore = _membership.Loads;
-        for (var i = 0; i < 5; i++)
+        const int viewers = 200;
+        var project = $"p{Guid.NewGuid():N}";
+        var users = Enumerable.Range(0, viewers).Select(_ => NewUser()).ToList();
+        users.ForEach(user => _membership.Add(user, project));
+        _membership.Latency = TimeSpan.FromMilliseconds(50);
+        var streams = new List<SseClient>();
+        try
         {
-            await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
-                new { projectId = project, deploymentId = $"d{i}", jobId = "j", status = "running" });
+            foreach (var user in users)
+            {
+                streams.Add(await SseClient.ConnectAsync(_host.Client, await _host.SignInAsync(user)));
+            }
+            var loadsBefore = _membership.Loads;
+
+            var first = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+                new { projectId = project, deploymentId = "d1", jobId = "j", status = "queued" });
+            var received = await Task.WhenAll(streams.Select(stream => stream.ReadEventsAsync(1, TimeSpan.FromSeconds(30))));
+            Assert.All(received, events => Assert.Equal([first], Ids(events)));
+            Assert.Equal(1, _membership.Loads - loadsBefore);
+
+            var second = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+                new { projectId = project, deploymentId = "d1", jobId = "j", status = "succeeded" });
+            received = await Task.WhenAll(streams.Select(stream => stream.ReadEventsAsync(1, TimeSpan.FromSeconds(30))));
+            Assert.All(received, events => Assert.Equal([second], Ids(events)));
+            Assert.Equal(1, _membership.Loads - loadsBefore);
         }
-        Assert.Equal(5, (await stream.ReadEventsAsync(5)).Count);
-        Assert.Equal(1, _membership.Loads - loadsBefore);
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task HistoryAnswers503WithoutTheInternalCauseWhenMembershipCannotBeRead()
+    {
+        var project = $"p{Guid.NewGuid():N}";
+        await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+            new { projectId = project, deploymentId = "d1", jobId = "j", status = "queued" });
+        _membership.Failure = new HttpRequestException("Connection refused (api.internal:5100)");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/notifications/history?channel={NotificationChannels.DeploymentStatus}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await _host.SignInAsync(NewUser()));
+        using var response = await _host.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain("api.internal", body);
+        Assert.DoesNotContain("refused", body, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The cap counts a user's streams in Redis, so it holds across notifier processes.</summary>
+    [Fact]
+    public async Task AUsersFourthStreamIsRefusedOnEveryProcessAndClosingOneFreesASlot()
+    {
+        var settings = new Dictionary<string, string?>(Settings) { ["Notifications:MaxStreamsPerUser"] = "3" };
+        await using var first = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
+        await using var second = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
+        var user = NewUser();
+        var token = await first.SignInAsync(user);
+        var other = await first.SignInAsync(NewUser());
+
+        await using var a1 = await SseClient.ConnectAsync(first.Client, token);
+        var a2 = await SseClient.ConnectAsync(first.Client, token);
+        await using var b1 = await SseClient.ConnectAsync(second.Client, token);
+        foreach (var host in new[] { first, second })
+        {
+            using var refused = await SseClient.SendAsync(host.Client, token);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+        // Another user's streams are their own.
+        await using (await SseClient.ConnectAsync(second.Client, other))
+        {
+        }
+
+        await a2.DisposeAsync();
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var response = await SseClient.SendAsync(second.Client, token);
+            using (response)
+            {
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+                Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+            }
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(5), "no slot was freed 5 s after a stream closed");
+            await Task.Delay(50);
+        }
     }
 
     private async Task<List<long>> HistoryIdsAsync(string token, string channel)

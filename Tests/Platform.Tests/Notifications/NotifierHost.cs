@@ -34,7 +34,7 @@ internal sealed class NotifierHost : IAsyncDisposable
     public NotificationHub Hub => _app.Services.GetRequiredService<NotificationHub>();
     public NotificationPublisher Publisher => _app.Services.GetRequiredService<NotificationPublisher>();
     public SessionStore Sessions => _app.Services.GetRequiredService<SessionStore>();
-    public PermissionCache Permissions => _app.Services.GetRequiredService<PermissionCache>();
+    public ProjectMemberCache Members => _app.Services.GetRequiredService<ProjectMemberCache>();
 
     public static async Task<NotifierHost> StartAsync(RedisServerProcess server, IProjectMembership membership,
         IDictionary<string, string?>? settings = null)
@@ -92,13 +92,26 @@ internal sealed class FakeMembership : IProjectMembership
 
     public int Loads => Volatile.Read(ref _loads);
 
+    /// <summary>How long each load takes, as a call to api would.</summary>
+    public TimeSpan Latency { get; set; }
+
+    /// <summary>When set, every load fails with this (as when api cannot be reached).</summary>
+    public Exception? Failure { get; set; }
+
     public void Add(string userId, string projectId) => _members[(userId, projectId)] = true;
     public void Remove(string userId, string projectId) => _members.TryRemove((userId, projectId), out _);
 
-    public Task<IReadOnlyList<string>> LoadPermissionsAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken)
+    public async Task<IReadOnlySet<string>?> LoadMembersAsync(string projectId, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _loads);
-        return Task.FromResult<IReadOnlyList<string>>(
-            _members.ContainsKey((viewer.UserId, projectId)) ? [NotificationAccess.MemberPermission] : []);
+        if (Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Latency, cancellationToken);
+        }
+        if (Failure is { } failure)
+        {
+            throw failure;
+        }
+        return _members.Keys.Where(k => k.Project == projectId).Select(k => k.User).ToHashSet();
     }
 }
