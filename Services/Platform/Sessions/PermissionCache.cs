@@ -8,8 +8,9 @@ namespace Platform.Sessions;
 /// <c>permissions(user, project)</c>, cached in Redis for an hour and invalidated explicitly when a membership
 /// changes. Redis only, no in-process layer: HybridCache's local layer would keep serving a revoked permission
 /// in every other replica until it expired, because nothing tells the other processes. A hit is one MGET.
-/// A miss loads from the data of record and stores only if no invalidation came in meanwhile (a generation
-/// counter), so a slow load can never write back a permission that was just taken away.
+/// A miss loads from the data of record and stores only if no invalidation came in meanwhile (a generation: a
+/// random token per invalidation, so it never repeats, even after it expired or Redis lost its data), so a slow
+/// load can never write back a permission that was just taken away.
 /// </summary>
 public sealed class PermissionCache(IConnectionMultiplexer redis)
 {
@@ -40,7 +41,8 @@ public sealed class PermissionCache(IConnectionMultiplexer redis)
     }
 
     public async Task InvalidateAsync(string userId, string projectId) =>
-        await InvalidateScript.EvaluateAsync(redis.GetDatabase(), Keys(userId, projectId), [(long)GenerationLifetime.TotalMilliseconds]);
+        await InvalidateScript.EvaluateAsync(redis.GetDatabase(), Keys(userId, projectId),
+            [Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), (long)GenerationLifetime.TotalMilliseconds]);
 
     private static RedisKey[] Keys(string userId, string projectId) =>
         [SessionKeys.Permissions(userId, projectId), SessionKeys.PermissionsGeneration(userId, projectId)];
