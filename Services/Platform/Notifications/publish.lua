@@ -27,8 +27,12 @@ local sequence, history, trimmed, epochKey, topics = KEYS[1], KEYS[2], KEYS[3], 
 local channel, kind, payload, traceparent = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local length, topicsKept = tonumber(ARGV[5]), tonumber(ARGV[9])
 
-redis.call('SET', epochKey, ARGV[7], 'NX')
+-- SET NX in effect; one GET on the usual path, where the epoch exists.
 local epoch = redis.call('GET', epochKey)
+if not epoch then
+  epoch = ARGV[7]
+  redis.call('SET', epochKey, epoch)
+end
 
 if ARGV[8] ~= '' then
   local earlier = redis.call('GET', KEYS[6])

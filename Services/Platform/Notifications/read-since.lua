@@ -18,8 +18,12 @@
     topics it starts over, else it keeps the events after ARGV[2].
 ]]
 local sequenceKey, trimmed, epochKey, topics = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-redis.call('SET', epochKey, ARGV[3], 'NX')
+-- SET NX in effect; one GET on the usual path, where the epoch exists.
 local epoch = redis.call('GET', epochKey)
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', epochKey, epoch)
+end
 local sequence = tonumber(redis.call('GET', sequenceKey) or '0')
 local after = tonumber(ARGV[2])
 
