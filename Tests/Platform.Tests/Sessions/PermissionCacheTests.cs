@@ -78,3 +78,36 @@ public abstract class PermissionCacheTests(RedisServerFixture redis)
         Assert.Equal([], await _cache.GetOrLoadAsync(_user, "p3", _ => Task.FromResult<IReadOnlyList<string>>([])));
     }
 }
+
+/// <summary>The permission cache across a real Redis restart without persistence (a server of its own: it is killed).</summary>
+public sealed class PermissionCacheDataLossTests
+{
+    [Fact]
+    public async Task ALoadOverlappingAnInvalidationAcrossARestartThatLostTheDataIsNotCached()
+    {
+        await using var server = await RedisServerProcess.StartNewAsync();
+        await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(server.ConnectionString);
+        var cache = new PermissionCache(connection);
+        var user = Guid.NewGuid().ToString("N");
+        await cache.InvalidateAsync(user, "p1"); // the generation the load reads
+        var started = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        var slowLoad = cache.GetOrLoadAsync(user, "p1", async _ =>
+        {
+            started.SetResult();
+            await release.Task;
+            return (IReadOnlyList<string>)["member"];
+        });
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Redis restarts empty, then the membership is taken away.
+        await server.KillAsync();
+        await server.StartAsync();
+        await cache.InvalidateAsync(user, "p1").WaitAsync(TimeSpan.FromSeconds(30));
+        release.SetResult();
+        await slowLoad.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False(await connection.GetDatabase().KeyExistsAsync(SessionKeys.Permissions(user, "p1")),
+            "the stale load was cached: the generation after the restart matched the one it read");
+    }
+}
