@@ -129,6 +129,7 @@ public sealed class ServerErrorTests
         await using var watcher = await ConnectAdminAsync(server);
         Assert.StartsWith("LOADING", (await FailureAsync(watcher.GetDatabase().ExecuteAsync("GET", "probe"))).Message);
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "application/problem+json"), await AnswerAsync(host, HttpMethod.Post, "/auth/sign-in?user=u2"));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "application/problem+json"), await AnswerAsync(host, HttpMethod.Get, "/api/whoami", token));
 
         await WaitUntilLoadedAsync(watcher);
         var streamToken = await notifier.SignInAsync("u-stream");
