@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using Xunit.Abstractions;
+using StackExchange.Redis;
 
 namespace AppHost.Tests;
 
 [Collection(OutageCollection.Name)]
-public sealed class RedisOutageTests(DistributedAppFixture system)
+public sealed class RedisOutageTests(DistributedAppFixture system, ITestOutputHelper output)
 {
     private static readonly TimeSpan UnhealthyWithin = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan HealthyAgainWithin = TimeSpan.FromSeconds(60);
@@ -54,6 +56,80 @@ public sealed class RedisOutageTests(DistributedAppFixture system)
         // Sessions are data in Redis: without persistence a restart forgets them, and the token is simply refused.
         using var afterRestart = await gateway.GetAsync("/auth/me", signedIn.Token);
         Assert.Equal(HttpStatusCode.Unauthorized, afterRestart.StatusCode);
+    }
+
+    [Fact]
+    public async Task WhileRedisRunsAScriptTooLongEveryServiceAnswers503AndNoneStops()
+    {
+        await using var admin = await ConnectionMultiplexer.ConnectAsync($"{await system.App.GetConnectionStringAsync("redis")},allowAdmin=true");
+        var server = admin.GetServers().Single();
+        if ((await server.InfoAsync("server")).SelectMany(g => g).Any(kv => kv.Key.StartsWith("garnet", StringComparison.Ordinal)))
+        {
+            output.WriteLine("Not run: Garnet has no script time limit or SCRIPT KILL (install redis-server: apt-get install redis-server).");
+            return;
+        }
+        foreach (var service in DistributedAppFixture.Services)
+        {
+            Assert.True((await TimeUntilHealthIsAsync(service, HttpStatusCode.OK, HealthyAgainWithin)).Elapsed < HealthyAgainWithin, $"{service} is not healthy");
+        }
+        using var gateway = system.CreateGatewayClient();
+        var email = GatewayClient.NewEmail();
+        await gateway.RegisterAsync(email);
+        var signedIn = await gateway.LoginAsync(email);
+
+        // A script that never ends: Redis answers BUSY to everyone else until it is killed.
+        await server.ConfigSetAsync("busy-reply-threshold", "50");
+        await using (var looping = await ConnectionMultiplexer.ConnectAsync($"{await system.App.GetConnectionStringAsync("redis")},syncTimeout=60000,asyncTimeout=60000"))
+        {
+            await looping.GetDatabase().ScriptEvaluateAsync("while true do end", flags: CommandFlags.FireAndForget);
+            try
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (!await IsBusyAsync(admin))
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "Redis never answered BUSY");
+                    await Task.Delay(50);
+                }
+
+                foreach (var path in new[] { "/auth/me", "/api/whoami", "/notifications/whoami", "/api/projects" })
+                {
+                    var clock = Stopwatch.StartNew();
+                    using var response = await gateway.GetAsync(path, signedIn.Token);
+                    var problem = await GatewayClient.ProblemAsync(response);
+                    Assert.Equal((503, "application/problem+json"), (problem.Status, problem.MediaType));
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"{path} took {clock.Elapsed} while Redis was busy");
+                }
+            }
+            finally
+            {
+                if (await IsBusyAsync(admin))
+                {
+                    await server.ExecuteAsync("SCRIPT", "KILL");
+                }
+            }
+        }
+
+        using var after = await gateway.GetAsync("/api/whoami", signedIn.Token);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        foreach (var service in DistributedAppFixture.Services)
+        {
+            using var http = system.App.CreateHttpClient(service);
+            using var alive = await http.GetAsync("/alive");
+            Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
+        }
+    }
+
+    private static async Task<bool> IsBusyAsync(ConnectionMultiplexer admin)
+    {
+        try
+        {
+            await admin.GetDatabase().PingAsync();
+            return false;
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("BUSY", StringComparison.Ordinal))
+        {
+            return true;
+        }
     }
 
     /// <summary>

@@ -1,14 +1,12 @@
 using System.Security.Claims;
-using System.Text.Json;
 using Api.Caching;
+using Api.Outbox;
 using Api.Users;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
 using Platform.Caching;
 using Platform.Hosting;
-using Platform.Jobs;
-using Platform.Notifications;
 using Platform.Sessions;
 
 namespace Api.Projects;
@@ -60,8 +58,7 @@ public static class ProjectsApi
     }
 
     private static async Task<Results<Created<ProjectView>, ProblemHttpResult, ValidationProblem>> Create(
-        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache, JobQueue jobs,
-        NotificationPublisher notifications, ILoggerFactory loggers)
+        HttpRequest request, ClaimsPrincipal user, ProjectsDb db, IOutputCacheStore cache, OutboxDispatcher outbox, ILoggerFactory loggers)
     {
         var (body, problem) = await JsonBody.ReadAsync<CreateProjectRequest>(request);
         if (problem is not null)
@@ -72,56 +69,19 @@ public static class ProjectsApi
         {
             return InvalidName();
         }
-        var project = await CreateProjectAsync(db, cache, jobs, notifications, loggers.CreateLogger(typeof(ProjectsApi)), user, name);
-        return TypedResults.Created($"/api/projects/{Id(project.Id)}", View(project));
-    }
-
-    /// <summary>
-    /// Creating a project, in one place: the row and its owner's membership are written in a SQLite transaction
-    /// that commits only after its <c>provision</c> and <c>email</c> jobs are enqueued, so a project of record always
-    /// has its jobs (Redis down: nothing is created, the caller gets 503). The jobs carry idempotency keys named for
-    /// the project; should the commit itself fail after they were enqueued, provisioning creates an empty database
-    /// for an id the next project will take, which its own provision then finds done. Then the owner's listing is
-    /// evicted and <c>project_created</c> published. Writes are not cancelled when the client goes away: a commit whose eviction was skipped would leave
-    /// a stale listing.
-    /// </summary>
-    private static async Task<Project> CreateProjectAsync(
-        ProjectsDb db, IOutputCacheStore cache, JobQueue jobs, NotificationPublisher notifications, ILogger logger, ClaimsPrincipal owner, string name)
-    {
-        var now = DateTimeOffset.UtcNow;
-        var ownerId = UserId(owner);
-        var project = new Project { Name = name, OwnerId = ownerId, CreatedAt = now };
-        project.Members.Add(new ProjectMember { UserId = ownerId, Role = ProjectRoles.Owner, AddedAt = now });
-
-        await using (var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None))
-        {
-            db.Projects.Add(project);
-            await db.SaveChangesAsync(CancellationToken.None);
-            var projectId = Id(project.Id);
-            await jobs.EnqueueAsync(new EnqueueRequest("provision", "provision-database",
-                JsonSerializer.Serialize(new { projectId }), IdempotencyKey: $"provision:{projectId}"));
-            await jobs.EnqueueAsync(new EnqueueRequest("email", "project-created",
-                JsonSerializer.Serialize(new
-                {
-                    to = owner.FindFirstValue(ClaimTypes.Email),
-                    subject = $"Your project {name} is ready",
-                    body = $"Project {name} ({projectId}) was created; its database is being provisioned.",
-                }),
-                IdempotencyKey: $"project-created-email:{projectId}"));
-            await transaction.CommitAsync(CancellationToken.None);
-        }
-        await cache.EvictByTagAsync(ApiCaching.ListingTag(ownerId), CancellationToken.None);
+        var project = await ProjectCreation.CreateAsync(db, UserId(user), user.FindFirstValue(ClaimTypes.Email), name);
+        await cache.EvictByTagAsync(ApiCaching.ListingTag(project.OwnerId), CancellationToken.None);
         try
         {
-            await notifications.PublishAsync(NotificationChannels.ProjectCreated,
-                new { projectId = Id(project.Id), name, ownerId }, CancellationToken.None);
+            // Usually the jobs are queued and the event published before the answer; if not, the outbox keeps them.
+            await outbox.DispatchPendingAsync(CancellationToken.None);
         }
-        catch (Exception e) when (RedisOutage.IsOutage(e) || e is StackExchange.Redis.RedisException)
+        catch (Exception e)
         {
-            // The project and its jobs are committed; failing the request now would invite a duplicate create.
-            logger.LogWarning(e, "Project {ProjectId} was created but its project_created event could not be published", project.Id);
+            // The project is committed: failing the request now would invite a duplicate create.
+            loggers.CreateLogger(typeof(ProjectsApi)).LogWarning(e, "Project {ProjectId} was created; its jobs and event wait in the outbox", project.Id);
         }
-        return project;
+        return TypedResults.Created($"/api/projects/{Id(project.Id)}", View(project));
     }
 
     private static async Task<Results<Ok<ProjectView>, ProblemHttpResult, ValidationProblem>> Rename(

@@ -1,3 +1,4 @@
+using Api.Outbox;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,10 +15,12 @@ public static class ProjectsSetup
         var connectionString = builder.Configuration.GetConnectionString("projects")
             ?? $"Data Source={Path.Combine(builder.Environment.ContentRootPath, "App_Data", "projects.db")}";
         builder.Services.AddDbContextPool<ProjectsDb>(options => options.UseSqlite(connectionString));
+        builder.Services.AddSingleton<OutboxDispatcher>();
+        builder.Services.AddHostedService<OutboxDispatcherService>();
         return builder;
     }
 
-    /// <summary>Creates the database and its tables if needed (projects, members, deployments), in WAL mode.</summary>
+    /// <summary>Creates the database and its tables if needed (projects, members, deployments, outbox), in WAL mode.</summary>
     public static async Task InitializeProjectsAsync(this WebApplication app)
     {
         await using var scope = app.Services.CreateAsyncScope();
@@ -42,6 +45,12 @@ public static class ProjectsSetup
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
             }
         }
+        // A database created before the outbox existed lacks its table (EnsureCreated does nothing to an existing
+        // file): add it, exactly as the model defines it.
+        var createOutbox = db.Database.GenerateCreateScript().Split(';')
+            .Single(statement => statement.Contains($"CREATE TABLE \"{nameof(ProjectsDb.OutboxMessages)}\"", StringComparison.Ordinal))
+            .Replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", StringComparison.Ordinal);
+        await db.Database.ExecuteSqlRawAsync(createOutbox);
         // Readers do not wait for a writer, and writers of two replicas wait for each other (busy timeout).
         await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
     }

@@ -32,6 +32,42 @@ public sealed class NotificationAccess(ProjectMemberCache members, IProjectMembe
             _ => false,
         };
 
+    /// <summary>
+    /// Whether the viewer could have seen an event of any of these topics (trimmed from the history while it was away).
+    /// Conservative: true when membership cannot be read, or when more than <see cref="MaxTrimmedProjectsChecked"/>
+    /// projects would have to be asked about (the client then starts over, as it would without this check).
+    /// </summary>
+    public async Task<bool> MaySeeAnyAsync(NotificationViewer viewer, IReadOnlyList<TrimmedTopic> topics, CancellationToken cancellationToken)
+    {
+        if (topics.Any(t => t.Channel == NotificationChannels.SystemAlert || (t.Channel == NotificationChannels.ProjectCreated && viewer.IsAdmin)))
+        {
+            return true;
+        }
+        var projects = topics.Where(t => t.Channel == NotificationChannels.DeploymentStatus).Select(t => t.ProjectId).Distinct().ToList();
+        if (projects.Count > MaxTrimmedProjectsChecked || projects.Contains(""))
+        {
+            return true;
+        }
+        foreach (var projectId in projects)
+        {
+            try
+            {
+                if (await IsMemberAsync(viewer, projectId, cancellationToken))
+                {
+                    return true;
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Projects whose trimmed deployment events are checked one by one before a resume is answered with a reset anyway.</summary>
+    public const int MaxTrimmedProjectsChecked = 50;
+
     public async Task<bool> IsMemberAsync(NotificationViewer viewer, string projectId, CancellationToken cancellationToken) =>
         (await members.GetOrLoadAsync(projectId, membership.LoadMembersAsync, cancellationToken)).Contains(viewer.UserId);
 }

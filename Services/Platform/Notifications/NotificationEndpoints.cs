@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net.ServerSentEvents;
 using System.Security.Claims;
 using System.Text.Json;
@@ -46,7 +45,7 @@ public static class NotificationEndpoints
         if (!TryReadLastEventId(context.Request, out var lastEventId))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Last-Event-ID",
-                detail: "Last-Event-ID (header or lastEventId query parameter) must be an event id: a whole number, 0 or more.");
+                detail: "Last-Event-ID (header or lastEventId query parameter) must be an event id as the stream sent it (<epoch>-<n>), or a whole number (an id of the current epoch).");
         }
         var viewer = Viewer(context, sessionOptions.Value);
         var slot = await slots.TryTakeAsync(viewer.UserId);
@@ -75,6 +74,10 @@ public static class NotificationEndpoints
             if (lastEventId is { } after)
             {
                 replay = await history.ReadSinceAsync(after, ChannelsFor(viewer));
+                if (replay.Trimmed is { } trimmed)
+                {
+                    replay = await access.MaySeeAnyAsync(viewer, trimmed, context.RequestAborted) ? replay.StartOver() : replay.KeepPlace();
+                }
             }
         }
         catch
@@ -155,7 +158,7 @@ public static class NotificationEndpoints
         : [NotificationChannels.DeploymentStatus, NotificationChannels.SystemAlert];
 
     /// <summary>EventSource sends the header when it reconnects; a first connection may pass it as <c>?lastEventId=</c>.</summary>
-    private static bool TryReadLastEventId(HttpRequest request, out long? lastEventId)
+    private static bool TryReadLastEventId(HttpRequest request, out EventPosition? lastEventId)
     {
         lastEventId = null;
         var raw = request.Headers["Last-Event-ID"].ToString();
@@ -167,12 +170,7 @@ public static class NotificationEndpoints
         {
             return true;
         }
-        if (long.TryParse(raw, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-        {
-            lastEventId = id;
-            return true;
-        }
-        return false;
+        return EventPosition.TryParse(raw, out lastEventId);
     }
 
     /// <summary>The authenticated caller, with the session token it came with (bearer or cookie), as the session scheme reads it.</summary>

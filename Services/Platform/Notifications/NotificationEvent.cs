@@ -4,11 +4,14 @@ namespace Platform.Notifications;
 
 /// <summary>
 /// One published event: <see cref="Json"/> is exactly what Redis holds and what the stream sends as <c>data:</c>
-/// (<c>{"type","channel","id","timestamp","payload","traceparent"}</c>); the other properties are read from it once.
+/// (<c>{"type","channel","epoch","id","timestamp","payload","traceparent"}</c>); the other properties are read from it once.
 /// </summary>
 public sealed record NotificationEvent(
-    long Id, string Type, string Channel, DateTimeOffset Timestamp, string? ProjectId, string? Traceparent, string Json)
+    string Epoch, long Id, string Type, string Channel, DateTimeOffset Timestamp, string? ProjectId, string? Traceparent, string Json)
 {
+    /// <summary>The SSE <c>id:</c>, <c>&lt;epoch&gt;-&lt;id&gt;</c> (see <see cref="EventPosition"/>).</summary>
+    public string EventId => EventPosition.Format(Epoch, Id);
+
     public static NotificationEvent Parse(string json)
     {
         using var document = JsonDocument.Parse(json);
@@ -26,6 +29,8 @@ public sealed record NotificationEvent(
             };
         }
         return new NotificationEvent(
+            // Events written before epochs have none: they belong to no epoch a reader can hold.
+            root.TryGetProperty("epoch", out var epoch) && epoch.ValueKind == JsonValueKind.String ? epoch.GetString()! : "",
             root.GetProperty("id").GetInt64(),
             root.GetProperty("type").GetString()!,
             root.GetProperty("channel").GetString()!,

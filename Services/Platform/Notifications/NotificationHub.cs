@@ -15,8 +15,14 @@ namespace Platform.Notifications;
 /// that order, so a jump (n, then n+2) means this process missed an event: the loop reads the history after the
 /// last id it handled and delivers what it missed before going on. After a dropped connection (the client
 /// re-subscribes by itself) it does the same at once, so events published during the outage arrive even when
-/// nothing follows them. If they were lost for good (trimmed from the history, or Redis lost its data) every client
-/// is ended instead, and resumes with its Last-Event-ID: it then gets a <c>reset</c>, never a silent hole.
+/// nothing follows them. If they were trimmed from the history every client is ended instead, and resumes with its
+/// Last-Event-ID: it then gets a <c>reset</c> if it could have seen one of them, never a silent hole.
+/// </para>
+/// <para>
+/// Ids count within an epoch, a random token that a Redis which lost its data replaces. A message of another epoch
+/// (Redis came back empty, or was flushed, with or without a dropped connection) makes the loop deliver the new
+/// epoch's history from its first event; a stream of the old epoch ends at it, and its client resumes with its
+/// Last-Event-ID of the old epoch: a <c>reset</c>, then the new epoch's history.
 /// </para>
 /// </summary>
 public sealed class NotificationHub : BackgroundService
@@ -34,6 +40,7 @@ public sealed class NotificationHub : BackgroundService
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private NotificationSubscription[] _subscriptions = [];
+    private string _epoch = "";
     private long _lastSeen;
     private volatile bool _catchUpNeeded;
     private long _slowClientDrops;
@@ -169,14 +176,17 @@ public sealed class NotificationHub : BackgroundService
                     subscribed = true;
                 }
                 // Anything up to here is already history: clients read it themselves after subscribing.
-                _lastSeen = (long?)await _redis.GetDatabase().StringGetAsync(NotificationKeys.Sequence) ?? 0;
+                var position = await _history.ReadPositionAsync();
+                (_epoch, _lastSeen) = (position.Epoch!, position.Id);
                 _catchUpNeeded = false;
                 _ready.TrySetResult();
-                _logger.LogInformation("Notifications: subscribed to {Channel} after event {Id}.", NotificationKeys.Live, _lastSeen);
+                _logger.LogInformation("Notifications: subscribed to {Channel} after event {Id}.", NotificationKeys.Live, position);
                 return;
             }
-            catch (Exception e) when (RedisOutage.IsOutage(e))
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // An outage (unreachable, LOADING after a restart, a timeout) or anything else: an exception leaving
+                // ExecuteAsync would stop the notifier. Streams answer 503 until this succeeds.
                 _logger.LogWarning("Notifications: cannot subscribe yet ({Message}); retrying in {Delay}.", e.Message, RetryDelay);
                 await Task.Delay(RetryDelay, stoppingToken);
             }
@@ -185,6 +195,16 @@ public sealed class NotificationHub : BackgroundService
 
     private async Task HandleAsync(NotificationEvent notification)
     {
+        if (notification.Epoch != _epoch)
+        {
+            // Redis lost its data (a new epoch), or this is a message from before a loss this loop already caught up
+            // with: the history says which.
+            await CatchUpAsync();
+            if (notification.Epoch != _epoch)
+            {
+                return;
+            }
+        }
         if (notification.Id > _lastSeen + 1)
         {
             await CatchUpAsync();
@@ -199,7 +219,16 @@ public sealed class NotificationHub : BackgroundService
     private async Task CatchUpAsync()
     {
         _catchUpNeeded = false;
-        var read = await _history.ReadSinceAsync(_lastSeen, NotificationChannels.All);
+        var read = await _history.ReadSinceAsync(new EventPosition(_epoch, _lastSeen), NotificationChannels.All);
+        if (read.Epoch != _epoch)
+        {
+            // Redis lost its data. Streams of the old epoch end at the first event of the new one and resume (reset);
+            // streams that have no epoch yet get the new epoch's events from its first.
+            _logger.LogWarning("Notifications: Redis lost its data (epoch {Old} is now {New}, at event {Sequence}).",
+                _epoch, read.Epoch, read.Sequence);
+            (_epoch, _lastSeen) = (read.Epoch, 0);
+            read = await _history.ReadSinceAsync(new EventPosition(_epoch, 0), NotificationChannels.All);
+        }
         if (!read.Complete)
         {
             _logger.LogWarning("Notifications: events after {Id} are no longer in the history (sequence now {Sequence}); every client resumes.",

@@ -17,7 +17,15 @@ public sealed class NotificationPublisher(IConnectionMultiplexer redis, Notifica
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Publishes <paramref name="payload"/> (serialized as camelCase JSON) on a channel of <see cref="NotificationChannels"/>; returns the event id.</summary>
-    public async Task<long> PublishAsync(string channel, object payload, CancellationToken cancellationToken = default)
+    public async Task<long> PublishAsync(string channel, object payload, CancellationToken cancellationToken = default) =>
+        (await PublishOnceAsync(channel, payload, dedupeKey: null, cancellationToken)).Id;
+
+    /// <summary>
+    /// Publishes as <see cref="PublishAsync"/> does; with a <paramref name="dedupeKey"/>, a repeat of the same key
+    /// (within <see cref="NotificationKeys.DedupeLifetime"/>, while Redis keeps its data) publishes nothing and
+    /// returns the first publish's event, so a sender that retries after a crash sends the event once.
+    /// </summary>
+    public async Task<PublishedNotification> PublishOnceAsync(string channel, object payload, string? dedupeKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(payload);
         if (!NotificationChannels.IsKnown(channel))
@@ -31,13 +39,28 @@ public sealed class NotificationPublisher(IConnectionMultiplexer redis, Notifica
         using var span = NotificationTelemetry.Source.StartActivity($"notify publish {type}", ActivityKind.Producer);
         var traceparent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id! : "";
 
-        var result = (long[])(await PublishScript.EvaluateAsync(redis.GetDatabase(),
-            [NotificationKeys.Sequence, NotificationKeys.History(channel), NotificationKeys.Trimmed],
+        // A key per dedupe key, or the epoch again where there is none (the script reads KEYS[6] only with a key).
+        var dedupe = string.IsNullOrEmpty(dedupeKey) ? NotificationKeys.Epoch : NotificationKeys.Published(dedupeKey);
+        var result = (RedisResult[])(await PublishScript.EvaluateAsync(redis.GetDatabase(),
+            [NotificationKeys.Sequence, NotificationKeys.History(channel), NotificationKeys.Trimmed, NotificationKeys.Epoch,
+             NotificationKeys.TrimmedTopics, dedupe],
             [channel, type, JsonSerializer.Serialize(payload, payload.GetType(), Json), traceparent,
-             NotificationKeys.HistoryLength, NotificationKeys.Live]))!;
+             NotificationKeys.HistoryLength, NotificationKeys.Live, NotificationKeys.NewEpoch(), dedupeKey ?? "",
+             NotificationKeys.TrimmedTopicsKept, (long)NotificationKeys.DedupeLifetime.TotalMilliseconds]))!;
+        var published = new PublishedNotification((string)result[2]!, (long)result[0], (long)result[3] == 1);
 
-        telemetry.Published.Add(1, new KeyValuePair<string, object?>("channel", channel));
-        span?.SetTag("notification.id", result[0]);
-        return result[0];
+        if (published.IsNew)
+        {
+            telemetry.Published.Add(1, new KeyValuePair<string, object?>("channel", channel));
+        }
+        span?.SetTag("notification.id", published.Id);
+        span?.SetTag("notification.epoch", published.Epoch);
+        return published;
     }
+}
+
+/// <summary>A published event's place (<see cref="EventId"/> is its SSE id); <see cref="IsNew"/> false when a dedupe key found an earlier publish.</summary>
+public sealed record PublishedNotification(string Epoch, long Id, bool IsNew)
+{
+    public string EventId => EventPosition.Format(Epoch, Id);
 }

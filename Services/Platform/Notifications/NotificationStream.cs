@@ -1,5 +1,6 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Platform.Hosting;
@@ -40,13 +41,15 @@ internal sealed class NotificationStream(
         // Sends the headers now, so a client knows the stream is open before the first event.
         await WriteCommentAsync(OpenComment, cancellationToken);
 
-        // The highest id handled so far: anything at or below it is a duplicate (the seam between history and live).
-        var last = replay?.After ?? 0;
+        // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between
+        // history and live). A stream that read no history takes the epoch of the first event it gets.
+        var last = replay?.After.Id ?? 0;
+        var epoch = replay?.Epoch;
         if (replay is { Complete: false })
         {
             last = 0;
             yield return new SseItem<string>(
-                $$"""{"lastEventId":{{replay.After}},"sequence":{{replay.Sequence}},"reason":"The events after lastEventId are no longer kept; the whole history follows."}""",
+                $$"""{"lastEventId":{{JsonSerializer.Serialize(replay.After.ToString())}},"epoch":{{JsonSerializer.Serialize(replay.Epoch)}},"sequence":{{replay.Sequence}},"reason":"The events after lastEventId are no longer kept; the whole history follows."}""",
                 ResetEventType);
         }
 
@@ -74,6 +77,13 @@ internal sealed class NotificationStream(
         {
             while (subscription.Events.TryRead(out var live))
             {
+                epoch ??= live.Epoch;
+                if (live.Epoch != epoch)
+                {
+                    // Redis lost its data under this stream: the client resumes with its Last-Event-ID and gets a reset.
+                    logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, epoch, live.Epoch);
+                    yield break;
+                }
                 if (live.Id <= last)
                 {
                     continue;
@@ -120,7 +130,7 @@ internal sealed class NotificationStream(
         telemetry.Delivered.Add(1, new KeyValuePair<string, object?>("type", notification.Type));
         telemetry.DeliveryLatency.Record((DateTimeOffset.UtcNow - notification.Timestamp).TotalMilliseconds,
             new KeyValuePair<string, object?>("type", notification.Type));
-        return new SseItem<string>(notification.Json, notification.Type) { EventId = notification.Id.ToString() };
+        return new SseItem<string>(notification.Json, notification.Type) { EventId = notification.EventId };
     }
 
     private async ValueTask<Visibility> VisibilityAsync(NotificationEvent notification, CancellationToken cancellationToken)

@@ -30,8 +30,10 @@ public sealed class ActiveSessionsSampler(IConnectionMultiplexer redis, SessionT
                 }
                 telemetry.ReportActiveSessions(count);
             }
-            catch (Exception e) when (e is RedisException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
+                // Anything at all, a timeout above all (RedisTimeoutException is no RedisException): an exception
+                // leaving ExecuteAsync stops the whole host, and a gauge is not worth auth's sign-ins.
                 logger.LogDebug("Could not count active sessions: {Message}", e.Message);
             }
         }

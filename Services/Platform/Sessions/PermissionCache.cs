@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Platform.Redis;
 using StackExchange.Redis;
 
 namespace Platform.Sessions;
@@ -8,17 +7,13 @@ namespace Platform.Sessions;
 /// <c>permissions(user, project)</c>, cached in Redis for an hour and invalidated explicitly when a membership
 /// changes. Redis only, no in-process layer: HybridCache's local layer would keep serving a revoked permission
 /// in every other replica until it expired, because nothing tells the other processes. A hit is one MGET.
-/// A miss loads from the data of record and stores only if no invalidation came in meanwhile (a generation
-/// counter), so a slow load can never write back a permission that was just taken away.
+/// A miss loads from the data of record and stores only if no invalidation came in meanwhile
+/// (<see cref="GenerationFence"/>), so a slow load can never write back a permission that was just taken away.
 /// </summary>
 public sealed class PermissionCache(IConnectionMultiplexer redis)
 {
     /// <summary>How long a cached answer lives. Defaults to 1 hour.</summary>
     public static readonly TimeSpan TimeToLive = TimeSpan.FromHours(1);
-    private static readonly TimeSpan GenerationLifetime = TimeSpan.FromHours(2);
-
-    private static readonly RedisScript StoreScript = RedisScript.FromResource<PermissionCache>("permissions-store.lua");
-    private static readonly RedisScript InvalidateScript = RedisScript.FromResource<PermissionCache>("permissions-invalidate.lua");
 
     public async Task<IReadOnlyList<string>> GetOrLoadAsync(
         string userId, string projectId, Func<CancellationToken, Task<IReadOnlyList<string>>> load, CancellationToken cancellationToken = default)
@@ -34,13 +29,12 @@ public sealed class PermissionCache(IConnectionMultiplexer redis)
         }
 
         var permissions = await load(cancellationToken);
-        await StoreScript.EvaluateAsync(db, keys,
-            [cached[1].IsNull ? "" : cached[1], JsonSerializer.Serialize(permissions), (long)TimeToLive.TotalMilliseconds]);
+        await GenerationFence.StoreAsync(db, keys, cached[1], JsonSerializer.Serialize(permissions), TimeToLive);
         return permissions;
     }
 
     public async Task InvalidateAsync(string userId, string projectId) =>
-        await InvalidateScript.EvaluateAsync(redis.GetDatabase(), Keys(userId, projectId), [(long)GenerationLifetime.TotalMilliseconds]);
+        await GenerationFence.InvalidateAsync(redis.GetDatabase(), Keys(userId, projectId));
 
     private static RedisKey[] Keys(string userId, string projectId) =>
         [SessionKeys.Permissions(userId, projectId), SessionKeys.PermissionsGeneration(userId, projectId)];

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Platform.Redis;
 using StackExchange.Redis;
 
 namespace Platform.Sessions;
@@ -9,16 +8,12 @@ namespace Platform.Sessions;
 /// A project's member ids, cached in Redis for an hour and invalidated by the owner of projects (api) whenever its
 /// membership changes: one entry per project, whoever asks, so N viewers of one project's event cost one look-up,
 /// not N. Concurrent look-ups of one project in this process share one read, and one load on a miss. A load that
-/// overlaps an invalidation is not stored (the generation fence of <see cref="PermissionCache"/>, with its scripts).
+/// overlaps an invalidation is not stored (<see cref="GenerationFence"/>, shared with <see cref="PermissionCache"/>).
 /// </summary>
 public sealed class ProjectMemberCache(IConnectionMultiplexer redis)
 {
     /// <summary>How long a cached member list lives. Defaults to 1 hour.</summary>
     public static readonly TimeSpan TimeToLive = TimeSpan.FromHours(1);
-    private static readonly TimeSpan GenerationLifetime = TimeSpan.FromHours(2);
-
-    private static readonly RedisScript StoreScript = RedisScript.FromResource<PermissionCache>("permissions-store.lua");
-    private static readonly RedisScript InvalidateScript = RedisScript.FromResource<PermissionCache>("permissions-invalidate.lua");
 
     private readonly ConcurrentDictionary<string, Task<IReadOnlySet<string>>> _inFlight = new(StringComparer.Ordinal);
 
@@ -48,7 +43,7 @@ public sealed class ProjectMemberCache(IConnectionMultiplexer redis)
     }
 
     public async Task InvalidateAsync(string projectId) =>
-        await InvalidateScript.EvaluateAsync(redis.GetDatabase(), Keys(projectId), [(long)GenerationLifetime.TotalMilliseconds]);
+        await GenerationFence.InvalidateAsync(redis.GetDatabase(), Keys(projectId));
 
     private async Task RunAsync(string projectId, Func<string, CancellationToken, Task<IReadOnlySet<string>?>> load,
         TaskCompletionSource<IReadOnlySet<string>> result)
@@ -84,8 +79,7 @@ public sealed class ProjectMemberCache(IConnectionMultiplexer redis)
         {
             return NoMembers;
         }
-        await StoreScript.EvaluateAsync(db, keys,
-            [cached[1].IsNull ? "" : cached[1], JsonSerializer.Serialize(members), (long)TimeToLive.TotalMilliseconds]);
+        await GenerationFence.StoreAsync(db, keys, cached[1], JsonSerializer.Serialize(members), TimeToLive);
         return members;
     }
 

@@ -30,12 +30,15 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
         var (token, hash) = SessionToken.Create(user.UserId);
         var id = NewSessionId();
         var agent = Truncate(userAgent ?? "", 256);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxSessionsPerUser, 1, "Sessions:MaxSessionsPerUser");
         var result = (long[])(await CreateScript.EvaluateAsync(Db,
-            [SessionKeys.Session(user.UserId, hash), SessionKeys.Index(user.UserId)],
+            [SessionKeys.Session(user.UserId, hash), SessionKeys.Index(user.UserId), SessionKeys.Expiries(user.UserId)],
             [id, user.UserId, user.Email, user.Name, string.Join(',', user.Roles), user.Tier, agent,
-             Milliseconds(Options.IdleTimeout), Milliseconds(Options.AbsoluteTimeout), hash]))!;
+             Milliseconds(Options.IdleTimeout), Milliseconds(Options.AbsoluteTimeout), hash,
+             SessionKeys.SessionPrefix(user.UserId), Options.MaxSessionsPerUser]))!;
 
         telemetry.Created.Add(1);
+        telemetry.Revoked.Add(result[2]);
         var created = DateTimeOffset.FromUnixTimeMilliseconds(result[0]);
         var absolute = DateTimeOffset.FromUnixTimeMilliseconds(result[1]);
         return new(token, new Session(id, user, agent, created, created, absolute, Earlier(created + Options.IdleTimeout, absolute)));
@@ -52,8 +55,8 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
         }
 
         var result = await ValidateScript.EvaluateAsync(Db,
-            [SessionKeys.Session(userId, hash), SessionKeys.Index(userId)],
-            [Milliseconds(Options.IdleTimeout), Milliseconds(Options.TouchInterval)]);
+            [SessionKeys.Session(userId, hash), SessionKeys.Index(userId), SessionKeys.Expiries(userId)],
+            [Milliseconds(Options.IdleTimeout), Milliseconds(Options.TouchInterval), SessionKeys.SessionPrefix(userId)]);
         var session = result.IsNull ? null : Read(result);
 
         telemetry.Validations.Add(1, new KeyValuePair<string, object?>("outcome", session is null ? "invalid" : "valid"));
@@ -66,7 +69,7 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
     {
         using var span = SessionTelemetry.Source.StartActivity("session list");
         var values = (RedisValue[])(await ListScript.EvaluateAsync(Db,
-            [SessionKeys.Index(userId)], [SessionKeys.SessionPrefix(userId)]))!;
+            [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId)]))!;
 
         var sessions = new List<SessionSummary>(values.Length / 5);
         for (var i = 0; i < values.Length; i += 5)
@@ -83,7 +86,7 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
     {
         using var span = SessionTelemetry.Source.StartActivity("session revoke");
         var removed = (long)await RevokeScript.EvaluateAsync(Db,
-            [SessionKeys.Index(userId)], [SessionKeys.SessionPrefix(userId), sessionId]);
+            [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId), sessionId]);
         telemetry.Revoked.Add(removed);
         return removed == 1;
     }
@@ -93,7 +96,7 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
     {
         using var span = SessionTelemetry.Source.StartActivity("session revoke-all");
         var removed = (long)await RevokeAllScript.EvaluateAsync(Db,
-            [SessionKeys.Index(userId)], [SessionKeys.SessionPrefix(userId)]);
+            [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId)]);
         telemetry.Revoked.Add(removed);
         span?.SetTag("sessions.revoked", removed);
         return removed;
@@ -104,7 +107,7 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
     {
         using var span = SessionTelemetry.Source.StartActivity("session update-user");
         return (long)await UpdateUserScript.EvaluateAsync(Db,
-            [SessionKeys.Index(userId)], [SessionKeys.SessionPrefix(userId), "tier", tier, "roles", string.Join(',', roles)]);
+            [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId), "tier", tier, "roles", string.Join(',', roles)]);
     }
 
     /// <summary>The order of the values validate.lua returns.</summary>

@@ -17,6 +17,13 @@ public sealed class SessionStoreOptions
     /// </summary>
     public TimeSpan TouchInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Live sessions one user may hold. A sign-in beyond it revokes the user's least recently used sessions, so a
+    /// script that signs in often never grows the user's index (and the scripts that walk it) without bound.
+    /// Defaults to 500.
+    /// </summary>
+    public int MaxSessionsPerUser { get; set; } = 500;
+
     /// <summary>The HttpOnly cookie that carries the token for browsers. Defaults to <c>session</c>.</summary>
     public string CookieName { get; set; } = "session";
 }

@@ -1,13 +1,16 @@
---[[ list.lua: a user's live sessions, dropping index entries whose session has gone.
+--[[ list.lua: a user's live sessions, pruning ended ones first.
   KEYS[1]  user's index   auth:{u:<id>}:sessions
+  KEYS[2]  expiries       auth:{u:<id>}:session-expiries
   ARGV[1]  session key prefix   auth:{u:<id>}:session:
   Returns  a flat list, five values per live session: sid, created, last, user agent, absolute expiry.
            Token hashes never leave the script.
 ]]
-local index, prefix = KEYS[1], ARGV[1]
+--@include prune-expired.lua
+local index, expiries, prefix = KEYS[1], KEYS[2], ARGV[1]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+prune_expired(index, expiries, prefix, now, nil)
 
 local entries = redis.call('HGETALL', index)
 local live = {}
@@ -21,9 +24,10 @@ for i = 1, #entries, 2 do
     table.insert(live, s[3])
     table.insert(live, s[4])
   else
-    -- Expired by TTL, or past its absolute expiry: clean the index lazily.
+    -- An entry the expiry set does not know (written before it existed), or ended within this millisecond.
     redis.call('UNLINK', session)
     redis.call('HDEL', index, sid)
+    redis.call('ZREM', expiries, sid)
   end
 end
 return live

@@ -1,10 +1,16 @@
 --[[ update-user.lua: rewrite fields of every live session of a user (a tier or role change) at once.
   KEYS[1]  user's index   auth:{u:<id>}:sessions
+  KEYS[2]  expiries       auth:{u:<id>}:session-expiries
   ARGV[1]  session key prefix   auth:{u:<id>}:session:
   ARGV[2..] field, value pairs to set, e.g. 'tier', 'premium', 'roles', 'user'
   Returns  the number of sessions rewritten.
 ]]
-local index, prefix = KEYS[1], ARGV[1]
+--@include prune-expired.lua
+local index, expiries, prefix = KEYS[1], KEYS[2], ARGV[1]
+
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+prune_expired(index, expiries, prefix, now, nil)
 
 local fields = {}
 for i = 2, #ARGV do
@@ -21,6 +27,7 @@ for i = 1, #entries, 2 do
     updated = updated + 1
   else
     redis.call('HDEL', index, entries[i])
+    redis.call('ZREM', expiries, entries[i])
   end
 end
 return updated

@@ -1,34 +1,42 @@
 --[[ validate.lua: validate a session and touch it, in one round trip.
   KEYS[1]  session hash   auth:{u:<id>}:session:<sha256(token)>
   KEYS[2]  user's index   auth:{u:<id>}:sessions
+  KEYS[3]  expiries       auth:{u:<id>}:session-expiries
   ARGV[1]  idle timeout, ms
   ARGV[2]  touch interval, ms: last activity and the idle TTL are written at most this often, so that
            most validations only read.
+  ARGV[3]  session key prefix   auth:{u:<id>}:session:
   Returns  the values of sid, uid, email, name, roles, tier, ua, created, last, abs, in that order
            (SessionStore.ValidatedFields), with last = now if touched;
-           nil when there is no such session or it is past its absolute expiry (then it is removed).
+           nil when there is no such session or it is past its absolute expiry (then it is removed). A miss also
+           prunes up to 100 of the user's ended sessions from the index.
 ]]
-local session, index = KEYS[1], KEYS[2]
-
-local s = redis.call('HMGET', session, 'sid', 'uid', 'email', 'name', 'roles', 'tier', 'ua', 'created', 'last', 'abs')
-if not s[1] then
-  return nil
-end
+--@include prune-expired.lua
+local session, index, expiries = KEYS[1], KEYS[2], KEYS[3]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local absolute = tonumber(s[10])
 
+local s = redis.call('HMGET', session, 'sid', 'uid', 'email', 'name', 'roles', 'tier', 'ua', 'created', 'last', 'abs')
+if not s[1] then
+  prune_expired(index, expiries, ARGV[3], now, 100)
+  return nil
+end
+
+local absolute = tonumber(s[10])
 if now >= absolute then
   redis.call('UNLINK', session)
   redis.call('HDEL', index, s[1])
+  redis.call('ZREM', expiries, s[1])
   return nil
 end
 
 if now - tonumber(s[9]) >= tonumber(ARGV[2]) then
+  -- Sliding expiry, never past the absolute one; the expiry set follows, so the cap revokes the least recently used.
+  local ttl = math.min(tonumber(ARGV[1]), absolute - now)
   redis.call('HSET', session, 'last', now)
-  -- Sliding expiry, never past the absolute one.
-  redis.call('PEXPIRE', session, math.min(tonumber(ARGV[1]), absolute - now))
+  redis.call('PEXPIRE', session, ttl)
+  redis.call('ZADD', expiries, now + ttl, s[1])
   s[9] = tostring(now)
 end
 

@@ -44,11 +44,13 @@ public sealed class NotificationOutageTests : IAsyncLifetime
         var transaction = _admin.GetDatabase().CreateTransaction();
         _ = transaction.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
         var published = Enumerable.Range(0, 20).Select(i => transaction.ScriptEvaluateAsync(PublishScript.Source,
-            [NotificationKeys.Sequence, NotificationKeys.History(NotificationChannels.SystemAlert), NotificationKeys.Trimmed],
+            [NotificationKeys.Sequence, NotificationKeys.History(NotificationChannels.SystemAlert), NotificationKeys.Trimmed,
+             NotificationKeys.Epoch, NotificationKeys.TrimmedTopics, NotificationKeys.Epoch],
             [NotificationChannels.SystemAlert, "system_alert", $$"""{"message":"during {{i}}","severity":"info"}""", "",
-             NotificationKeys.HistoryLength, NotificationKeys.Live])).ToList();
+             NotificationKeys.HistoryLength, NotificationKeys.Live, NotificationKeys.NewEpoch(), "",
+             NotificationKeys.TrimmedTopicsKept, (long)NotificationKeys.DedupeLifetime.TotalMilliseconds])).ToList();
         Assert.True(await transaction.ExecuteAsync());
-        var ids = (await Task.WhenAll(published)).Select(r => ((long[])r!)[0]).ToList();
+        var ids = (await Task.WhenAll(published)).Select(r => (long)((RedisResult[])r!)[0]).ToList();
 
         // The client notices nothing but a delay: all 20, in order, then live ones as before.
         Assert.Equal(ids, (await client.ReadEventsAsync(20, TimeSpan.FromSeconds(30))).Select(e => e.Id!.Value));
@@ -58,29 +60,36 @@ public sealed class NotificationOutageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ARedisRestartThatLostTheDataEndsStreamsAndTheyResumeWithAReset()
+    public async Task ARedisRestartThatLostTheDataEndsStreamsAndTheyResumeWithAResetEvenOnceTheNewIdsPassedTheirs()
     {
         var token = await _host.SignInAsync("u-restart");
         await using var client = await SseClient.ConnectAsync(_host.Client, token);
-        long last = 0;
         for (var i = 0; i < 5; i++)
         {
-            last = await _host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = $"old {i}", severity = "info" });
+            await _host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = $"old {i}", severity = "info" });
         }
-        Assert.Equal(last, (await client.ReadEventsAsync(5))[^1].Id);
+        var lastSeen = (await client.ReadEventsAsync(5))[^1];
+        Assert.Equal(5, lastSeen.Id);
 
         // No persistence: the restarted server has no sequence, no history and no sessions.
         await _server.KillAsync();
         await _server.StartAsync();
         await WaitUntilPublishedAsync();
+        var published = new List<long> { 1 };
+        for (var i = 0; i < 9; i++)
+        {
+            published.Add(await _host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = $"new {i}", severity = "info" }));
+        }
+        Assert.Equal(10, published[^1]); // past the client's 5: a bare sequence can no longer tell that data was lost
 
         // The process cannot fill that hole from the history: the stream ends, and the client resumes.
         Assert.True(await client.EndsWithinAsync(TimeSpan.FromSeconds(30)), "the stream went on over a hole in the ids");
         var newToken = await _host.SignInAsync("u-restart");
-        await using var resumed = await SseClient.ConnectAsync(_host.Client, newToken, lastEventId: last);
-        var events = await resumed.ReadEventsAsync(2);
+        await using var resumed = await SseClient.ConnectAsync(_host.Client, newToken, lastSeen.EventId);
+        var events = await resumed.ReadEventsAsync(11);
         Assert.Equal("reset", events[0].Type);
-        Assert.Equal(("system_alert", 1L), (events[1].Type, events[1].Id!.Value));
+        Assert.Equal(published, events.Skip(1).Select(e => e.Id!.Value));
+        Assert.All(events.Skip(1), e => Assert.NotEqual(lastSeen.Epoch, e.Epoch));
     }
 
     private async Task WaitUntilPublishedAsync()

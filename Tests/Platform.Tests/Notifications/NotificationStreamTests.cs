@@ -123,9 +123,87 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         await using var client = await SseClient.ConnectAsync(_host.Client, token, lastEventId: old, lastEventIdInQuery: true);
         var reset = Assert.Single(await client.ReadEventsAsync(1));
         Assert.Equal("reset", reset.Type);
-        Assert.Equal(old, JsonDocument.Parse(reset.Data).RootElement.GetProperty("lastEventId").GetInt64());
+        Assert.Equal(old.ToString(), JsonDocument.Parse(reset.Data).RootElement.GetProperty("lastEventId").GetString());
         // This user sees system alerts only: the whole history is the last 100 of them.
         Assert.Equal(kept[^100..], Ids(await client.ReadEventsAsync(100)));
+    }
+
+    [Fact]
+    public async Task AViewerOfARareProjectIsNotResetWhenOnlyOtherProjectsEventsWereTrimmed()
+    {
+        string rareViewer = NewUser(), busyViewer = NewUser();
+        string rare = $"p{Guid.NewGuid():N}", busy = $"p{Guid.NewGuid():N}";
+        _membership.Add(rareViewer, rare);
+        _membership.Add(busyViewer, busy);
+        var rareToken = await _host.SignInAsync(rareViewer);
+        var busyToken = await _host.SignInAsync(busyViewer);
+        string seen;
+        await using (var stream = await SseClient.ConnectAsync(_host.Client, rareToken))
+        {
+            var again = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+                new { projectId = rare, deploymentId = "d0", jobId = "j0", status = "building" });
+            var received = Assert.Single(await stream.ReadEventsAsync(1));
+            Assert.Equal(again, received.Id);
+            seen = received.EventId!;
+        }
+
+        // While the rare viewer is away, the busy project's events push everything it had out of the shared channel's history.
+        for (var i = 0; i < NotificationKeys.HistoryLength + 20; i++)
+        {
+            await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+                new { projectId = busy, deploymentId = $"d{i}", jobId = "j", status = "running" });
+        }
+        var next = await _host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
+            new { projectId = rare, deploymentId = "d0", jobId = "j0", status = "succeeded" });
+
+        // Nothing the rare viewer may see is gone: no reset, no replay of what it had, just the one it missed.
+        await using (var resumed = await SseClient.ConnectAsync(_host.Client, rareToken, seen))
+        {
+            Assert.Equal([("deployment_status", next)], (await resumed.ReadEventsAsync(1)).Select(e => (e.Type!, e.Id!.Value)));
+            Assert.False(await resumed.EndsWithinAsync(TimeSpan.FromMilliseconds(300)));
+        }
+        // A member of the busy project resuming from the same place did lose events: it gets a reset.
+        await using var busyResumed = await SseClient.ConnectAsync(_host.Client, busyToken, seen);
+        Assert.Equal("reset", (await busyResumed.ReadEventsAsync(1))[0].Type);
+    }
+
+    [Fact]
+    public async Task AfterAFlushWithoutADroppedConnectionTheHubDeliversTheNewEpochAndOldStreamsResumeWithAReset()
+    {
+        var token = await _host.SignInAsync(NewUser());
+        string lastSeen;
+        await using (var client = await SseClient.ConnectAsync(_host.Client, token))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                await AlertAsync($"old {i}");
+            }
+            lastSeen = (await client.ReadEventsAsync(5))[^1].EventId!;
+        }
+
+        // Redis loses its data with the notifier's connection up: a flush (as a failover to an empty replica would).
+        await using (var admin = await redis.ConnectAsync(",allowAdmin=true"))
+        {
+            await admin.GetServers().Single().FlushAllDatabasesAsync();
+        }
+        var newToken = await _host.SignInAsync(NewUser()); // the flush signed everyone out
+        await using var fresh = await SseClient.ConnectAsync(_host.Client, newToken);
+        var published = new List<long>();
+        for (var i = 0; i < 8; i++)
+        {
+            published.Add(await AlertAsync($"new {i}"));
+        }
+        Assert.Equal(Range(1, 8), published); // the new epoch's ids pass the old client's id 5
+
+        // The hub noticed the new epoch at once: a live stream gets every new event, not only those above id 5.
+        var live = await fresh.ReadEventsAsync(8);
+        Assert.Equal(published, Ids(live));
+        // A client resuming with an id from before the loss is told so, and gets the new epoch's history.
+        await using var resumed = await SseClient.ConnectAsync(_host.Client, newToken, lastSeen);
+        var events = await resumed.ReadEventsAsync(9);
+        Assert.Equal("reset", events[0].Type);
+        Assert.Equal(published, Ids(events.Skip(1)));
+        Assert.NotEqual(lastSeen[..lastSeen.LastIndexOf('-')], live[0].Epoch);
     }
 
     [Fact]

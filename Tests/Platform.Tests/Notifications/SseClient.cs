@@ -4,10 +4,15 @@ using System.Text;
 
 namespace Platform.Tests.Notifications;
 
-/// <summary>One message of a text/event-stream: an event (type, id, data) or a comment line.</summary>
-internal sealed record SseMessage(string? Type, long? Id, string Data, string? Comment)
+/// <summary>
+/// One message of a text/event-stream: an event (type, id, data) or a comment line. <see cref="EventId"/> is the
+/// <c>id:</c> as sent (<c>epoch-n</c>); <see cref="Id"/> its number and <see cref="Epoch"/> its epoch.
+/// </summary>
+internal sealed record SseMessage(string? Type, string? EventId, string Data, string? Comment)
 {
     public bool IsComment => Comment is not null;
+    public long? Id => EventId is null ? null : long.Parse(EventId[(EventId.LastIndexOf('-') + 1)..]);
+    public string? Epoch => EventId is { } id && id.LastIndexOf('-') is > 0 and var dash ? id[..dash] : null;
 }
 
 /// <summary>
@@ -25,7 +30,12 @@ internal sealed class SseClient : IAsyncDisposable
         _reader = new StreamReader(body, Encoding.UTF8);
     }
 
-    public static async Task<SseClient> ConnectAsync(HttpClient http, string token, long? lastEventId = null,
+    public static Task<SseClient> ConnectAsync(HttpClient http, string token, long? lastEventId = null,
+        bool lastEventIdInQuery = false, bool byCookie = false) =>
+        ConnectAsync(http, token, lastEventId?.ToString(), lastEventIdInQuery, byCookie);
+
+    /// <summary>Resumes after an event id as the stream sent it (<c>epoch-n</c>), or any text the test sends as Last-Event-ID.</summary>
+    public static async Task<SseClient> ConnectAsync(HttpClient http, string token, string? lastEventId,
         bool lastEventIdInQuery = false, bool byCookie = false)
     {
         var response = await SendAsync(http, token, lastEventId, lastEventIdInQuery, byCookie);
@@ -37,7 +47,11 @@ internal sealed class SseClient : IAsyncDisposable
         return new SseClient(response, await response.Content.ReadAsStreamAsync());
     }
 
-    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string? token, long? lastEventId = null,
+    public static Task<HttpResponseMessage> SendAsync(HttpClient http, string? token, long? lastEventId = null,
+        bool lastEventIdInQuery = false, bool byCookie = false) =>
+        SendAsync(http, token, lastEventId?.ToString(), lastEventIdInQuery, byCookie);
+
+    public static async Task<HttpResponseMessage> SendAsync(HttpClient http, string? token, string? lastEventId,
         bool lastEventIdInQuery = false, bool byCookie = false)
     {
         var path = "/notifications/stream" + (lastEventIdInQuery && lastEventId is { } q ? $"?lastEventId={q}" : "");
@@ -56,7 +70,7 @@ internal sealed class SseClient : IAsyncDisposable
         }
         if (lastEventId is { } id && !lastEventIdInQuery)
         {
-            request.Headers.Add("Last-Event-ID", id.ToString());
+            request.Headers.Add("Last-Event-ID", id);
         }
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -67,7 +81,7 @@ internal sealed class SseClient : IAsyncDisposable
     {
         using var cancel = new CancellationTokenSource(timeout);
         string? type = null, comment = null;
-        long? id = null;
+        string? id = null;
         var data = new StringBuilder();
         var any = false;
         while (true)
@@ -108,7 +122,7 @@ internal sealed class SseClient : IAsyncDisposable
             }
             else if (line.StartsWith("id: ", StringComparison.Ordinal))
             {
-                id = long.Parse(line["id: ".Length..]);
+                id = line["id: ".Length..];
             }
             else if (line.StartsWith("data: ", StringComparison.Ordinal))
             {

@@ -70,6 +70,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
     public string Directory { get; }
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>redis-server only: more arguments for the next start, e.g. a hidden test setting such as <c>--key-load-delay</c>.</summary>
+    public List<string> ExtraArguments { get; } = [];
+
     /// <summary>The StackExchange.Redis connection string, in the shape Aspire hands to services.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},password={Password}";
 
@@ -88,8 +91,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server and returns once it answers an authenticated PING.</summary>
-    public async Task StartAsync()
+    /// <summary>
+    /// Starts the server and returns once it answers an authenticated PING; with <paramref name="waitForDataset"/>
+    /// false, as soon as it answers at all, LOADING included (a test of what clients see while it reads its data).
+    /// </summary>
+    public async Task StartAsync(bool waitForDataset = true)
     {
         if (IsRunning)
         {
@@ -111,7 +117,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Executable}.");
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        await WaitUntilAnsweringAsync();
+        await WaitUntilAnsweringAsync(waitForDataset);
     }
 
     private string[] Arguments() => Kind == RedisServerKind.RedisServer
@@ -120,6 +126,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
             "--port", Port.ToString(), "--bind", "127.0.0.1", "--requirepass", Password,
             "--save", "", "--dir", Directory,
             "--appendonly", AppendOnly ? "yes" : "no", "--appendfsync", "always",
+            .. ExtraArguments,
         ]
         :
         [
@@ -160,7 +167,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    private async Task WaitUntilAnsweringAsync()
+    private async Task WaitUntilAnsweringAsync(bool waitForDataset)
     {
         // Poll the port with plain sockets (cheap, fails in microseconds) until the server listens, then
         // prove it answers an authenticated command.
@@ -183,6 +190,10 @@ public sealed class RedisServerProcess : IAsyncDisposable
             try
             {
                 await connection.GetDatabase().PingAsync();
+                return;
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("LOADING", StringComparison.Ordinal) && !waitForDataset)
+            {
                 return;
             }
             catch (RedisServerException e) when (e.Message.StartsWith("LOADING", StringComparison.Ordinal) && deadline.Elapsed < StartTimeout)

@@ -198,6 +198,77 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task FiveHundredSignInsWhoseSessionsIdleOutLeaveOnlyTheLiveOnesInTheIndex()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions
+        {
+            IdleTimeout = TimeSpan.FromSeconds(1),
+            MaxSessionsPerUser = 1000, // the cap is not what bounds the index here
+        });
+        var user = SessionStoreFactory.NewUser();
+        var db = redis.Connection.GetDatabase();
+        var batches = new List<CreatedSession[]>();
+        for (var batch = 0; batch < 5; batch++)
+        {
+            if (batch > 0)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1.2)); // the previous batch idles out
+            }
+            batches.Add(await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => store.CreateAsync(user, null))));
+            // Each sign-in pruned what had ended: the index holds the live batch only, never all sign-ins so far.
+            Assert.Equal(100, await db.HashLengthAsync(SessionKeys.Index(user.UserId)));
+            Assert.Equal(100, await db.SortedSetLengthAsync(SessionKeys.Expiries(user.UserId)));
+        }
+
+        var live = batches[^1];
+        Assert.Equal(live.Select(c => c.Session.Id).Order(), (await store.ListAsync(user.UserId)).Select(s => s.Id).Order());
+        Assert.Equal(100, await store.UpdateUserAsync(user.UserId, "premium", ["user"]));
+        Assert.Equal(100, await store.RevokeAllAsync(user.UserId));
+        Assert.Empty(await DumpUserKeysAsync(user.UserId));
+    }
+
+    [Fact]
+    public async Task AValidationThatMissesPrunesTheUsersEndedSessions()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions { IdleTimeout = TimeSpan.FromMilliseconds(500) });
+        var user = SessionStoreFactory.NewUser();
+        var created = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => store.CreateAsync(user, null)));
+        await Task.Delay(TimeSpan.FromSeconds(0.8));
+
+        Assert.Null(await store.ValidateAsync(created[0].Token));
+
+        Assert.Empty(await DumpUserKeysAsync(user.UserId));
+    }
+
+    [Fact]
+    public async Task SignInsBeyondTheCapRevokeTheLeastRecentlyUsedSessions()
+    {
+        var store = SessionStoreFactory.Create(redis.Connection, new SessionStoreOptions { MaxSessionsPerUser = 10, TouchInterval = TimeSpan.Zero });
+        var user = SessionStoreFactory.NewUser();
+        var first = new List<CreatedSession>();
+        for (var i = 0; i < 10; i++)
+        {
+            first.Add(await store.CreateAsync(user, $"first-{i}"));
+            await Task.Delay(2); // distinct times, so "least recently used" has one answer
+        }
+        Assert.NotNull(await store.ValidateAsync(first[0].Token)); // the oldest sign-in is the one in use
+
+        var later = new List<CreatedSession>();
+        for (var i = 0; i < 5; i++)
+        {
+            later.Add(await store.CreateAsync(user, $"later-{i}"));
+        }
+
+        var expectedLive = new[] { first[0] }.Concat(first[6..]).Concat(later).Select(c => c.Session.Id).Order();
+        Assert.Equal(expectedLive, (await store.ListAsync(user.UserId)).Select(s => s.Id).Order());
+        foreach (var revoked in first[1..6])
+        {
+            Assert.Null(await store.ValidateAsync(revoked.Token));
+        }
+        Assert.Equal(10, await redis.Connection.GetDatabase().HashLengthAsync(SessionKeys.Index(user.UserId)));
+    }
+
+    [Fact]
     public async Task ValidationWorksAgainAfterTheServerForgetsItsScripts()
     {
         var created = await _store.CreateAsync(SessionStoreFactory.NewUser(), null);
@@ -215,6 +286,11 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
         await foreach (var key in redis.Connection.GetServers().Single().KeysAsync(pattern: $"auth:{{u:{userId}}}:*"))
         {
             dump.Add(key!);
+            if (await db.KeyTypeAsync(key) == RedisType.SortedSet)
+            {
+                dump.AddRange((await db.SortedSetRangeByRankWithScoresAsync(key)).Select(e => $"{e.Element}={e.Score}"));
+                continue;
+            }
             var entries = await db.HashGetAllAsync(key);
             dump.AddRange(entries.Select(e => $"{e.Name}={e.Value}"));
         }

@@ -1,0 +1,32 @@
+namespace Api.Outbox;
+
+/// <summary>
+/// Dispatches the outbox at start-up (what a crash after a commit left unsent) and then every
+/// <c>Projects:OutboxPollInterval</c> (default 5 s; what an outage left). Never stops its host: any failure is
+/// logged and the next pass tries again.
+/// </summary>
+public sealed class OutboxDispatcherService(OutboxDispatcher dispatcher, IConfiguration configuration, ILogger<OutboxDispatcherService> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = configuration.GetValue("Projects:OutboxPollInterval", TimeSpan.FromSeconds(5));
+        do
+        {
+            try
+            {
+                var sent = await dispatcher.DispatchPendingAsync(stoppingToken);
+                if (sent > 0)
+                {
+                    logger.LogInformation("Outbox: sent {Count} message(s) left by earlier requests.", sent);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Outbox: a dispatch pass failed; the next one tries again.");
+            }
+            await Task.Delay(interval, stoppingToken);
+        }
+        while (!stoppingToken.IsCancellationRequested);
+    }
+}

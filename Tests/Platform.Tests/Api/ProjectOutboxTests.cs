@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json;
+using Platform.Notifications;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Api;
+
+/// <summary>
+/// Creating a project commits the row and the intent to enqueue its jobs and publish <c>project_created</c>
+/// together (a transactional outbox). Each test has its own redis-server and SQLite file; a second host on the same
+/// file is the api restarted.
+/// </summary>
+public sealed class ProjectOutboxTests : IAsyncLifetime
+{
+    private RedisServerProcess _server = null!;
+    private ConnectionMultiplexer _redis = null!;
+    private string _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RedisServerProcess.StartNewAsync();
+        _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
+        _database = Path.Combine(_server.Directory, "projects.db");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ACommitThatFailsEnqueuesNothingAndPublishesNothing()
+    {
+        await using (var api = await ApiHost.StartAsync(_server, _database))
+        {
+            var token = await api.SignInAsync("u-first");
+            api.Fault.Armed = StoreFault.Point.Commit;
+            using var failed = await api.CreateProjectAsync(token, "never committed");
+            Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+            await Task.Delay(500);
+            Assert.Equal((0L, 0L, 0), await SentAsync(api));
+        }
+
+        // After a restart, the next project (which takes the same id) gets its own jobs, addressed to its own owner.
+        await using var restarted = await ApiHost.StartAsync(_server, _database);
+        using var created = await restarted.CreateProjectAsync(await restarted.SignInAsync("u-second"), "committed");
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal((1L, 1L, 1), await SentAsync(restarted));
+        Assert.Equal(["u-second@example.com"], await EmailRecipientsAsync());
+    }
+
+    [Fact]
+    public async Task AProcessKilledJustAfterTheCommitSendsTheJobsAndTheEventExactlyOnceAfterRestarts()
+    {
+        string projectId;
+        await using (var api = await ApiHost.StartAsync(_server, _database))
+        {
+            var token = await api.SignInAsync("u-owner");
+            api.Fault.Armed = StoreFault.Point.JustAfterCommit;
+            using var killed = await api.CreateProjectAsync(token, "committed, then the process died");
+            Assert.NotEqual(HttpStatusCode.Created, killed.StatusCode);
+            // Committed, and nothing sent yet: everything waits in the outbox.
+            Assert.Equal((0L, 0L, 0), await SentAsync(api));
+            projectId = "1";
+        }
+
+        // The next start sends the first message, then dies before deleting it: it will be sent again.
+        await using (var crashing = await ApiHost.StartAsync(_server, _database))
+        {
+            crashing.Fault.Armed = StoreFault.Point.OutboxDeletes;
+            await WaitUntilAsync(async () => (await SentAsync(crashing)).Provision == 1, "the start-up pass sent nothing");
+        }
+
+        // The next start sends everything left, the first message again included: each still happened once.
+        await using var restarted = await ApiHost.StartAsync(_server, _database);
+        await WaitUntilAsync(async () => await SentAsync(restarted) == (1L, 1L, 1), "the start-up pass did not send the rest");
+        using var another = await restarted.CreateProjectAsync(await restarted.SignInAsync("u-other"), "another");
+        Assert.Equal(HttpStatusCode.Created, another.StatusCode);
+        Assert.Equal((2L, 2L, 2), await SentAsync(restarted));
+        var events = await new NotificationHistory(_redis).ReadChannelAsync(NotificationChannels.ProjectCreated);
+        Assert.Equal([projectId, "2"], events.Select(e => e.ProjectId));
+    }
+
+    /// <summary>Provision and email jobs queued, and project_created events published.</summary>
+    private async Task<(long Provision, long Email, int Events)> SentAsync(ApiHost api) =>
+        ((await api.Jobs.GetCountsAsync("provision")).Ready, (await api.Jobs.GetCountsAsync("email")).Ready,
+         (await new NotificationHistory(_redis).ReadChannelAsync(NotificationChannels.ProjectCreated)).Count);
+
+    private async Task<List<string>> EmailRecipientsAsync()
+    {
+        var db = _redis.GetDatabase();
+        var recipients = new List<string>();
+        foreach (var id in await db.SortedSetRangeByRankAsync("jobs:{email}:ready"))
+        {
+            var payload = (string)(await db.HashGetAsync($"jobs:{{email}}:job:{id}", "payload"))!;
+            recipients.Add(JsonDocument.Parse(payload).RootElement.GetProperty("to").GetString()!);
+        }
+        return recipients;
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(50);
+        }
+    }
+}
