@@ -1,6 +1,7 @@
 using Api.Caching;
 using Api.Deployments;
 using Api.Jobs;
+using Api.Portal;
 using Api.Projects;
 using Api.Users;
 using Platform.Hosting;
@@ -28,6 +29,7 @@ builder.Services.AddReverseProxy()
 
 var app = builder.Build();
 
+app.UsePortalHeaders();
 app.MapDefaultEndpoints();
 app.UseAuthentication();
 // After authentication, so each request counts against its caller and tier.
@@ -42,6 +44,8 @@ app.MapDeploymentsApi();
 app.MapJobsApi();
 app.MapUserProfilesApi();
 app.MapReverseProxy();
+// The portal (wwwroot): its assets and pages are outside /api, /auth and /notifications, so never rate limited.
+app.MapPortal();
 
 await app.InitializeProjectsAsync();
 app.Run();

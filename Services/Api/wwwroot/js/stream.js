@@ -1,0 +1,122 @@
+// One Server-Sent Events stream per tab (/notifications/stream), kept across page changes. EventSource resends
+// Last-Event-ID by itself when a connection drops; when it gives up (a non-200 answer: the notifier is down, or the
+// session is gone) we reconnect with ?lastEventId=, after checking that the session still exists.
+import { get } from './api.js';
+
+const Types = ['system_alert', 'project_created', 'deployment_status', 'reset'];
+const listeners = new Set();
+const seen = new Set();
+/** Every event this tab has seen, oldest first (at most 200), for the live feed. */
+export const events = [];
+
+let source = null;
+let wanted = false;
+let lastEventId = null;
+let retryTimer = null;
+let backoff = 1000;
+let dropped = false;
+let resumedAt = null;
+let missed = 0;
+let settleTimer = null;
+
+/** listener(event) for every new event ({id, type, payload, timestamp}); returns a function that removes it. */
+export function subscribe(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function start() {
+  wanted = true;
+  if (!source && !retryTimer) connect();
+}
+
+/** Closes the stream for good (signed out): the indicator says why. */
+export function stop(state = 'offline', text = state) {
+  wanted = false;
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  source?.close();
+  source = null;
+  setState(state, text);
+}
+
+/** Adds events read elsewhere (the history endpoint) to the feed, skipping any already seen. */
+export function remember(list) {
+  for (const event of list) add(event, false);
+  events.sort((a, b) => a.id - b.id);
+}
+
+function connect() {
+  retryTimer = null;
+  setState(dropped ? 'reconnecting' : 'connecting', dropped ? 'reconnecting' : 'connecting');
+  source = new EventSource(lastEventId === null ? '/notifications/stream' : `/notifications/stream?lastEventId=${lastEventId}`);
+  source.onopen = () => {
+    backoff = 1000;
+    if (dropped) {
+      dropped = false;
+      resumedAt = Date.now();
+      missed = 0;
+      showResumed();
+    } else {
+      setState('live', 'live');
+    }
+  };
+  source.onerror = () => {
+    if (!wanted) return;
+    dropped = true;
+    resumedAt = null;
+    setState('reconnecting', 'reconnecting');
+    if (source.readyState === EventSource.CLOSED) {
+      source = null;
+      retryTimer = setTimeout(retry, backoff);
+      backoff = Math.min(backoff * 2, 8000);
+    }
+  };
+  for (const type of Types) source.addEventListener(type, receive);
+}
+
+async function retry() {
+  const me = await get('/auth/me', { quiet401: true });
+  if (!wanted) return;
+  if (me.status === 401) {
+    stop('closed', 'closed: signed out');
+    return;
+  }
+  connect();
+}
+
+function receive(message) {
+  if (message.lastEventId) lastEventId = message.lastEventId;
+  if (message.type === 'reset') {
+    setState('reset', 'reset: history reloaded');
+    return;
+  }
+  const event = JSON.parse(message.data);
+  // Published before this connection opened: an event the stream missed while it was down, delivered on resume.
+  if (resumedAt !== null && event.timestamp < resumedAt && !seen.has(event.id)) {
+    missed++;
+    showResumed();
+  }
+  add(event, true);
+}
+
+function add(event, live) {
+  if (seen.has(event.id)) return;
+  seen.add(event.id);
+  events.push(event);
+  if (events.length > 200) events.shift();
+  if (live) listeners.forEach(listener => listener(event));
+}
+
+function showResumed() {
+  setState('resumed', `resumed: ${missed} missed event${missed === 1 ? '' : 's'} delivered`);
+  clearTimeout(settleTimer);
+  settleTimer = setTimeout(() => { if (source && !dropped) setState('live', 'live'); }, 10000);
+}
+
+function setState(state, text) {
+  const indicator = document.getElementById('stream-state');
+  indicator.dataset.state = state;
+  indicator.textContent = text;
+  indicator.title = `Notification stream: ${text}`;
+}
