@@ -48,7 +48,7 @@ public static class PortalExtensions
 
     /// <summary>
     /// The assets (fingerprinted by the build: ETags, and far-future caching for fingerprinted names), each page's URL,
-    /// and <c>/portal/settings</c>. None of these is under a rate-limited prefix, so loading the portal costs no quota.
+    /// and <c>/portal/state</c>. None of these is under a rate-limited prefix, so loading the portal costs no quota.
     /// </summary>
     public static IEndpointRouteBuilder MapPortal(this IEndpointRouteBuilder endpoints)
     {
@@ -62,12 +62,18 @@ public static class PortalExtensions
         {
             endpoints.MapFallbackToFile(pattern, "index.html", page);
         }
-        var settings = new PortalSettings(endpoints.ServiceProvider.GetRequiredService<IConfiguration>()["Portal:DashboardUrl"] is { Length: > 0 } url
-            ? url.TrimEnd('/') : null);
-        endpoints.MapGet("/portal/settings", () => TypedResults.Ok(settings));
+        var dashboardUrl = endpoints.ServiceProvider.GetRequiredService<IConfiguration>()["Portal:DashboardUrl"] is { Length: > 0 } url
+            ? url.TrimEnd('/') : null;
+        // Whether the request carries a live session, answered without a 401: a signed-out visitor's first page
+        // then has no failed request (browsers log those as console errors), and the cookie stays unreadable to scripts.
+        endpoints.MapGet("/portal/state", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return TypedResults.Ok(new PortalState(context.User.Identity?.IsAuthenticated == true, dashboardUrl));
+        });
         return endpoints;
     }
 }
 
-/// <summary>What the portal's scripts need to know of the deployment: the Aspire dashboard's address, where one runs.</summary>
-public sealed record PortalSettings(string? DashboardUrl);
+/// <summary>What the portal's first script asks: is this browser signed in, and where is the Aspire dashboard (if one runs).</summary>
+public sealed record PortalState(bool SignedIn, string? DashboardUrl);

@@ -119,7 +119,7 @@ stream.subscribe(event => {
   else if (event.type === 'project_created') toast(`Project created: ${event.payload.name}`);
 });
 
-const settings = await get('/portal/settings');
-setDashboardUrl(settings.data?.dashboardUrl ?? null);
-if (await session.load()) stream.start();
+const state = await get('/portal/state');
+setDashboardUrl(state.data?.dashboardUrl ?? null);
+if (state.data?.signedIn && await session.load()) stream.start();
 render();

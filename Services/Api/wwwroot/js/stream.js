@@ -1,6 +1,7 @@
-// One Server-Sent Events stream per tab (/notifications/stream), kept across page changes. EventSource resends
-// Last-Event-ID by itself when a connection drops; when it gives up (a non-200 answer: the notifier is down, or the
-// session is gone) we reconnect with ?lastEventId=, after checking that the session still exists.
+// One Server-Sent Events stream per tab (/notifications/stream), kept across page changes. When it drops we reconnect
+// ourselves, with ?lastEventId= (the newest event seen, or the resume point read when it opened), after checking that
+// the session still exists: EventSource's own retry would resend Last-Event-ID only once an event has arrived, and
+// gives up for good on a non-200 answer (the notifier restarting, or the session gone).
 import { get } from './api.js';
 
 const Types = ['system_alert', 'project_created', 'deployment_status', 'reset'];
@@ -52,6 +53,7 @@ function connect() {
   source = new EventSource(lastEventId === null ? '/notifications/stream' : `/notifications/stream?lastEventId=${lastEventId}`);
   source.onopen = () => {
     backoff = 1000;
+    if (lastEventId === null) baseline();
     if (dropped) {
       dropped = false;
       resumedAt = Date.now();
@@ -62,17 +64,26 @@ function connect() {
     }
   };
   source.onerror = () => {
+    source?.close();
+    source = null;
     if (!wanted) return;
     dropped = true;
     resumedAt = null;
     setState('reconnecting', 'reconnecting');
-    if (source.readyState === EventSource.CLOSED) {
-      source = null;
-      retryTimer = setTimeout(retry, backoff);
-      backoff = Math.min(backoff * 2, 8000);
-    }
+    retryTimer = setTimeout(retry, backoff);
+    backoff = Math.min(backoff * 2, 8000);
   };
   for (const type of Types) source.addEventListener(type, receive);
+}
+
+// A stream that has received nothing yet has no Last-Event-ID to resume from. The newest alert (and, for admins,
+// project_created), read after the stream opened, is one: anything later comes on the stream. Deployment history is
+// not read: each of its events costs the notifier a membership check; a resume replays the few after the baseline.
+async function baseline() {
+  const channels = ['system:alert', 'project:created'];
+  const histories = await Promise.all(channels.map(c => get(`/notifications/history?channel=${encodeURIComponent(c)}`, { quiet401: true })));
+  const newest = Math.max(0, ...histories.filter(a => a.ok).flatMap(a => a.data.map(e => e.id)));
+  if (lastEventId === null) lastEventId = String(newest);
 }
 
 async function retry() {

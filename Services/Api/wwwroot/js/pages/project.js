@@ -30,7 +30,8 @@ export async function render({ main, params: [id], current }) {
   const members = h('ul', { class: 'list', id: 'members' });
   const deployments = h('ul', { class: 'list', id: 'deployments', 'aria-live': 'polite' });
   const rows = new Map();          // deployment id -> { item, badge, jobState }
-  const lastEvent = new Map();     // deployment id -> the latest status an event reported
+  const steps = new Map();         // deployment id -> the statuses its events reported, in stream order
+  const lastEvent = id => steps.get(id)?.at(-1);
 
   async function showMembers() {
     const names = await Promise.all(project.members.map(m => get(`/api/users/${encodeURIComponent(m.userId)}`)));
@@ -44,24 +45,26 @@ export async function render({ main, params: [id], current }) {
   function show(deploymentId) {
     const row = rows.get(deploymentId);
     if (!row) return;
-    const event = lastEvent.get(deploymentId);
+    const event = lastEvent(deploymentId);
     const state = event && !(event === 'failed' && Settled.has(row.jobState)) ? event : FromJob[row.jobState] ?? 'unknown';
     if (row.badge.dataset.state !== state) {
       row.badge.dataset.state = state;
       row.badge.textContent = state;
     }
+    row.trail.textContent = steps.has(deploymentId) ? `live: ${steps.get(deploymentId).join(' -> ')}` : '';
   }
 
   async function loadDeployments() {
     const list = await get(`/api/projects/${encodeURIComponent(id)}/deployments`);
     if (!current() || !list.ok) return;
     const items = list.data.map(d => {
-      const row = rows.get(d.id) ?? { badge: h('span', { class: 'badge' }) };
+      const row = rows.get(d.id) ?? { badge: h('span', { class: 'badge' }), trail: h('span', { class: 'meta trail' }) };
       row.jobState = d.state;
       row.item ??= h('li', { dataset: { deployment: d.id } },
         h('span', { class: 'name' }, `${d.branch} -> ${d.environment}`),
         row.badge,
-        h('span', { class: 'meta' }, `requested ${time(d.createdAt)}${d.jobId ? `, job ${d.jobId}` : ''}`));
+        h('span', { class: 'meta' }, `requested ${time(d.createdAt)}${d.jobId ? `, job ${d.jobId}` : ''}`),
+        row.trail);
       rows.set(d.id, row);
       show(d.id);
       return row.item;
@@ -72,7 +75,7 @@ export async function render({ main, params: [id], current }) {
   const unsubscribe = stream.subscribe(event => {
     if (event.type !== 'deployment_status' || event.payload.projectId !== project.id) return;
     const { deploymentId, status: state } = event.payload;
-    lastEvent.set(deploymentId, state);
+    steps.set(deploymentId, [...(steps.get(deploymentId) ?? []), state]);
     if (!rows.has(deploymentId) || state === 'succeeded' || state === 'failed') loadDeployments();
     else show(deploymentId);
   });
@@ -92,8 +95,6 @@ export async function render({ main, params: [id], current }) {
       if (!showFieldErrors(deploy, accepted.problem)) formError(deploy, describe(accepted.problem));
       return;
     }
-    // Accepted means queued; the worker's events take it from here.
-    if (!lastEvent.has(accepted.data.deploymentId)) lastEvent.set(accepted.data.deploymentId, 'queued');
     loadDeployments();
   });
 
