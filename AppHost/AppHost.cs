@@ -76,6 +76,12 @@ else
     });
 }
 
+// The portal links each answer's trace id to the dashboard's trace view; the dashboard listens on the AppHost's URL.
+if (builder.ExecutionContext.IsRunMode && builder.Configuration["ASPNETCORE_URLS"]?.Split(';')[0] is { Length: > 0 } dashboard)
+{
+    api.WithEnvironment("Portal__DashboardUrl", dashboard);
+}
+
 // The notifier asks api who belongs to a project. References only (service discovery), no WaitFor: the cycle
 // api <-> notifier is fine for references, whereas waiting on each other would never start either.
 notifier.WithReference(api);

@@ -1,6 +1,7 @@
 using Api.Caching;
 using Api.Deployments;
 using Api.Jobs;
+using Api.Portal;
 using Api.Projects;
 using Api.Users;
 using Platform.Hosting;
@@ -33,6 +34,7 @@ var app = builder.Build();
 // First: everything after it (the limiter, sign-in limits, the session cookie's Secure flag, and the X-Forwarded-*
 // headers YARP sends on) sees the real client address and scheme, taken only from a trusted proxy.
 app.UseTrustedProxies();
+app.UsePortalHeaders();
 app.MapDefaultEndpoints();
 app.UseAuthentication();
 // After authentication, so each request counts against its caller and tier.
@@ -56,6 +58,8 @@ app.MapReverseProxy().ConfigureEndpoints((endpoint, route) =>
         endpoint.WithMetadata(SignInEndpoint.Instance);
     }
 });
+// The portal (wwwroot): its assets and pages are outside /api, /auth and /notifications, so never rate limited.
+app.MapPortal();
 
 await app.InitializeProjectsAsync();
 app.Run();

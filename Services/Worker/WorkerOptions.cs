@@ -30,6 +30,12 @@ public sealed class DeploymentSimulation
     /// <summary>Branches starting with this always fail to build, for demos and tests. Defaults to <c>fail/</c>.</summary>
     public string FailingBranchPrefix { get; set; } = "fail/";
 
+    /// <summary>
+    /// When true, a failed build is retried like a flaky one (with backoff, up to the job's attempts, then
+    /// dead-lettered) instead of failing for good: for showing the dead letter set and its retry. Defaults to false.
+    /// </summary>
+    public bool RetryFailedBuilds { get; set; }
+
     /// <summary>How long a deployment waits for the previous one of its project to finish. Defaults to 10 minutes.</summary>
     public TimeSpan LockWait { get; set; } = TimeSpan.FromMinutes(10);
 }

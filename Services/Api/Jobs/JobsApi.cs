@@ -22,9 +22,11 @@ public static class JobsApi
 
         var admin = endpoints.MapGroup("/api/admin").RequireAuthorization(policy => policy.RequireRole(SessionRoles.Admin));
         admin.MapGet("/queues", Counts);
+        admin.MapGet("/queues/{queue}/dead", Dead);
         admin.MapPost("/queues/{queue}/dead/retry", RetryDead);
         admin.MapPost("/queues/{queue}/jobs", Enqueue);
         admin.MapPost("/jobs/{id}/cancel", Cancel);
+        admin.MapPost("/jobs/{id}/retry", RetryOne);
         return endpoints;
     }
 
@@ -49,6 +51,37 @@ public static class JobsApi
 
     private static async Task<Ok<QueueCounts[]>> Counts(JobQueue jobs) =>
         TypedResults.Ok(await Task.WhenAll(jobs.Queues.Select(jobs.GetCountsAsync)));
+
+    /// <summary>The oldest dead jobs of a queue with their last errors (at most <c>limit</c>, 1 to 500, default 100).</summary>
+    private static async Task<Results<Ok<DeadJobs>, ValidationProblem>> Dead(string queue, JobQueue jobs, int? limit)
+    {
+        if (limit is < 1 or > 500)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["The limit must be between 1 and 500."] });
+        }
+        try
+        {
+            return TypedResults.Ok(await jobs.ListDeadAsync(queue, limit ?? 100));
+        }
+        catch (JobValidationException e)
+        {
+            return Invalid(e);
+        }
+    }
+
+    /// <summary>One dead job back to ready with fresh attempts; 409 if it exists but is not dead.</summary>
+    private static async Task<Results<Ok<RetriedDead>, ProblemHttpResult>> RetryOne(string id, JobQueue jobs)
+    {
+        if (await jobs.GetAsync(id) is not { } job)
+        {
+            return NoSuchJob(id);
+        }
+        var retried = job.State == JobState.Dead ? await jobs.RetryDeadAsync(job.Queue, id) : 0;
+        return retried == 1
+            ? TypedResults.Ok(new RetriedDead(job.Queue, 1))
+            : TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not dead",
+                detail: $"Job '{id}' is not in the dead letter set; only dead jobs are retried.");
+    }
 
     private static async Task<Results<Ok<RetriedDead>, ValidationProblem>> RetryDead(string queue, JobQueue jobs)
     {

@@ -38,14 +38,14 @@ public static class ProjectsApi
             .Where(m => m.UserId == userId)
             .OrderBy(m => m.ProjectId)
             .Select(m => new { m.Project!.Id, m.Project.Name, m.Project.OwnerId, m.Project.CreatedAt, m.Role })
-            .ToListAsync(context.RequestAborted);
+            .ToListAsync(CachedEndpoint.Uncancelled);
         OutputCacheTags.Add(context, [ApiCaching.ListingTag(userId), .. rows.Select(r => ApiCaching.ProjectTag(r.Id))]);
         return ETaggedJson.Ok(rows.Select(r => new ProjectSummary(Id(r.Id), r.Name, r.OwnerId, r.CreatedAt, r.Role)).ToList());
     }
 
     private static async Task<Results<ETaggedJson<ProjectView>, ProblemHttpResult>> Get(string id, HttpContext context, ClaimsPrincipal user, ProjectsDb db)
     {
-        if (await FindAsync(db, id, context.RequestAborted) is not { } project)
+        if (await FindAsync(db, id, CachedEndpoint.Uncancelled) is not { } project)
         {
             return NotFound(id);
         }

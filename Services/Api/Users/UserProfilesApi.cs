@@ -23,7 +23,7 @@ public static class UserProfilesApi
     }
 
     private static async Task<Results<ETaggedJson<UserProfile>, ProblemHttpResult>> GetProfile(
-        string id, HttpContext context, AuthUsersClient auth, CancellationToken cancellationToken)
+        string id, HttpContext context, AuthUsersClient auth)
     {
         if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number <= 0)
         {
@@ -32,9 +32,9 @@ public static class UserProfilesApi
         UserProfile? profile;
         try
         {
-            profile = await auth.GetProfileAsync(id, context, cancellationToken);
+            profile = await auth.GetProfileAsync(id, context, CachedEndpoint.Uncancelled);
         }
-        catch (Exception e) when (AuthUsersClient.IsUnavailable(e) && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (AuthUsersClient.IsUnavailable(e))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "auth is unavailable",
                 detail: "The user directory could not be reached. Retry shortly.");

@@ -38,7 +38,10 @@ public sealed class ETaggedJson<T>(T value) : IResult, IStatusCodeHttpResult, IV
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json; charset=utf-8";
         response.ContentLength = body.Length;
-        await response.Body.WriteAsync(body, httpContext.RequestAborted);
+        // Not RequestAborted: under the output cache, concurrent misses wait on this one request's run, and a write
+        // cancelled because its own caller left would fail all of them with a 500. Kestrel drops writes to a closed
+        // connection without throwing.
+        await response.Body.WriteAsync(body, CancellationToken.None);
     }
 
     /// <summary>The first 128 bits of the body's SHA-256, base64url, quoted (a strong validator).</summary>

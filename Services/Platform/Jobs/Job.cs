@@ -66,6 +66,12 @@ public sealed record JobStatus(
 /// <summary>How many jobs a queue holds in each place.</summary>
 public sealed record QueueCounts(string Queue, long Ready, long Scheduled, long Active, long Dead);
 
+/// <summary>A dead-lettered job as an operator sees it: what it was, how often it ran, and its last error.</summary>
+public sealed record DeadJob(string Id, string Type, int Attempts, int MaxAttempts, string? Error, DateTimeOffset DiedAt);
+
+/// <summary>The oldest dead jobs of a queue (<see cref="Jobs"/>) and how many are dead in all (<see cref="Total"/>).</summary>
+public sealed record DeadJobs(string Queue, long Total, IReadOnlyList<DeadJob> Jobs);
+
 /// <summary>What the outcome of <see cref="JobQueue.CancelAsync"/> was.</summary>
 public enum CancelOutcome
 {

@@ -25,6 +25,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
     private static readonly RedisScript Cancel = Script("cancel.lua");
     private static readonly RedisScript RetryDead = Script("retry-dead.lua");
     private static readonly RedisScript Counts = Script("counts.lua");
+    private static readonly RedisScript ListDead = Script("list-dead.lua");
 
     private readonly JobQueueOptions _options = options.Value;
 
@@ -107,6 +108,20 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         var result = (RedisResult[])(await Cancel.EvaluateAsync(redis.GetDatabase(), keys.All,
             [keys.Prefix, jobId, RetentionMs]))!;
         return (long)result[0] switch { 1 => CancelOutcome.Cancelled, -1 => CancelOutcome.NotFound, _ => CancelOutcome.NotCancellable };
+    }
+
+    /// <summary>
+    /// The oldest <paramref name="limit"/> dead jobs of <paramref name="queue"/> (oldest death first), each with its
+    /// last error, and how many are dead in all: one consistent snapshot.
+    /// </summary>
+    public async Task<DeadJobs> ListDeadAsync(string queue, int limit = 100)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var keys = KeysOf(queue);
+        var reply = (RedisResult[])(await ListDead.EvaluateAsync(redis.GetDatabase(), keys.All, [keys.Prefix, limit]))!;
+        var jobs = reply.Skip(1).Select(r => (RedisValue[])r!).Select(f => new DeadJob((string)f[0]!, (string)f[1]!,
+            (int)f[2], (int)f[3], f[4].IsNullOrEmpty ? null : (string)f[4]!, DateTimeOffset.FromUnixTimeMilliseconds((long)f[5])));
+        return new DeadJobs(queue, (long)reply[0], [.. jobs]);
     }
 
     /// <summary>Moves dead jobs of <paramref name="queue"/> back to ready with fresh attempts (one job if <paramref name="jobId"/> is given). Returns how many.</summary>

@@ -8,7 +8,8 @@ namespace Worker.Handlers;
 /// <c>deployment {projectId, deploymentId, branch, environment}</c>: a SIMULATED pipeline (nothing is built or
 /// deployed; step durations and failures come from <see cref="DeploymentSimulation"/>). Reports queued, then holds
 /// <c>deploy:{projectId}</c> from building to the end, so one deployment per project runs at a time: building,
-/// deploying, succeeded; or failed (a build failure is permanent: the job is not retried).
+/// deploying, succeeded; or failed (a build failure is permanent: the job is not retried, unless
+/// <see cref="DeploymentSimulation.RetryFailedBuilds"/>).
 /// </summary>
 public sealed class DeploymentHandler(
     IDistributedLock locks, IDeploymentStatusPublisher publisher, IOptions<WorkerOptions> options, ILogger<DeploymentHandler> logger) : IJobHandler
@@ -38,7 +39,8 @@ public sealed class DeploymentHandler(
         {
             await Report("failed");
             logger.LogWarning("Deployment {DeploymentId}: the simulated build of {Branch} failed", request.DeploymentId, request.Branch);
-            throw new PermanentJobFailureException($"The build of {request.Branch} failed (simulated).");
+            var message = $"The build of {request.Branch} failed (simulated, attempt {job.Attempt} of {job.MaxAttempts}).";
+            throw simulation.RetryFailedBuilds ? new DeploymentBuildFailedException(message) : new PermanentJobFailureException(message);
         }
 
         await Report("deploying");
@@ -50,3 +52,6 @@ public sealed class DeploymentHandler(
 
     private sealed record DeploymentPayload(string? ProjectId, string? DeploymentId, string? Branch, string? Environment);
 }
+
+/// <summary>A simulated build failure that the queue retries (<see cref="DeploymentSimulation.RetryFailedBuilds"/>).</summary>
+public sealed class DeploymentBuildFailedException(string message) : Exception(message);

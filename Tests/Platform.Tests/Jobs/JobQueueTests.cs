@@ -221,6 +221,37 @@ public abstract class JobQueueTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task DeadJobsAreListedOldestDeathFirstWithTheirLastErrorAndOneIsRetriedAlone()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var handler = new FailingHandler();
+        using var stop = new CancellationTokenSource();
+        var processor = Processor(jobs, _queue, handler, concurrency: 1).RunAsync(stop.Token);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add((await jobs.EnqueueAsync(new EnqueueRequest(_queue, $"fails-{i}", "{}", MaxAttempts: 1))).JobId);
+            await WaitUntilAsync(async () => (await jobs.GetAsync(ids[^1]))!.State == JobState.Dead, TimeSpan.FromSeconds(30), $"job {i} to die");
+        }
+
+        var dead = await jobs.ListDeadAsync(_queue, limit: 2);
+        Assert.Equal(3, dead.Total);
+        Assert.Equal(ids[..2], dead.Jobs.Select(j => j.Id));
+        Assert.Equal(["fails-0", "fails-1"], dead.Jobs.Select(j => j.Type));
+        Assert.All(dead.Jobs, j => Assert.Equal(("InvalidOperationException: attempt 1 failed", 1, 1), (j.Error, j.Attempts, j.MaxAttempts)));
+        Assert.True(dead.Jobs[0].DiedAt <= dead.Jobs[1].DiedAt && dead.Jobs[0].DiedAt > DateTimeOffset.UtcNow.AddMinutes(-1));
+
+        handler.Succeed = true;
+        Assert.Equal(1, await jobs.RetryDeadAsync(_queue, ids[1]));
+        Assert.Equal(0, await jobs.RetryDeadAsync(_queue, ids[1])); // no longer dead: nothing to retry
+        await WaitUntilAsync(async () => (await jobs.GetAsync(ids[1]))!.State == JobState.Completed, TimeSpan.FromSeconds(30), "the retried job to complete");
+        Assert.Equal([ids[0], ids[2]], (await jobs.ListDeadAsync(_queue)).Jobs.Select(j => j.Id));
+        Assert.Equal(2, (await jobs.GetCountsAsync(_queue)).Dead);
+        await stop.CancelAsync();
+        await processor;
+    }
+
+    [Fact]
     public async Task AJobThatLostItsLeaseCannotCompleteOrRenewButItsNewHolderCan()
     {
         var jobs = Queue(redis.Connection, _queue);

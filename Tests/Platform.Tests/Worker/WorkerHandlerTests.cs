@@ -107,6 +107,22 @@ public abstract class WorkerHandlerTests(RedisServerFixture redis) : IDisposable
     }
 
     [Fact]
+    public async Task WithRetryFailedBuildsAFailingBuildIsRetriedUntilItIsDeadLettered()
+    {
+        var publisher = new RecordingPublisher();
+        var options = Options();
+        options.Deployment.RetryFailedBuilds = true;
+        var handler = new DeploymentHandler(Locks(), publisher, Microsoft.Extensions.Options.Options.Create(options), NullLogger<DeploymentHandler>.Instance);
+        var payload = $"{{\"projectId\":\"{Guid.NewGuid():N}\",\"deploymentId\":\"d1\",\"branch\":\"fail/flaky\",\"environment\":\"staging\"}}";
+
+        var status = (await RunAsync(handler, concurrency: 1, new EnqueueRequest("", "deployment", payload, MaxAttempts: 2))).Single();
+
+        Assert.Equal((JobState.Dead, 2), (status.State, status.Attempts));
+        Assert.Equal("DeploymentBuildFailedException: The build of fail/flaky failed (simulated, attempt 2 of 2).", status.Error);
+        Assert.Equal(["queued", "building", "failed", "queued", "building", "failed"], publisher.Events.Select(e => e.Status));
+    }
+
+    [Fact]
     public async Task AnEmailIsWrittenToTheMailSinkAndABadAddressFailsWithoutRetry()
     {
         var options = Options();
