@@ -10,7 +10,10 @@ public interface IDistributedLock
     Task<ILockHandle?> TryAcquireAsync(string name, TimeSpan lease, TimeSpan wait, CancellationToken cancellationToken = default);
 }
 
-/// <summary>A held lock. Disposing releases it (once; a second dispose does nothing).</summary>
+/// <summary>
+/// A held lock. Disposing releases it (once; a second dispose does nothing) and never throws: if the release fails,
+/// it is logged and the lease runs out on the server.
+/// </summary>
 public interface ILockHandle : IAsyncDisposable
 {
     string Name { get; }
@@ -18,6 +21,10 @@ public interface ILockHandle : IAsyncDisposable
     /// <summary>Strictly greater than every token handed out before for this name: give it to the resource you protect.</summary>
     long FencingToken { get; }
 
-    /// <summary>Fires when the lock is lost: a renewal was refused, or the lease ran out before one succeeded. Stop work.</summary>
+    /// <summary>
+    /// Fires when the lock is lost: a renewal was refused, or no renewal succeeded within a lease (less a margin of a
+    /// tenth, at most 1 s) of the send of the last acquire or renewal that did, so before the server can give the
+    /// lock to anyone else. Stop work.
+    /// </summary>
     CancellationToken LockLost { get; }
 }

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Platform.Tests.Redis;
+
+/// <summary>
+/// A TCP proxy in front of a test server that can stop forwarding in both directions while keeping every connection
+/// open: to the client, a stalled link (a partition, a frozen server) in which commands neither fail fast nor
+/// answer, so they run into the client's timeout. Bytes held during a stall are delivered on <see cref="Resume"/>.
+/// </summary>
+public sealed class StallingProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly RedisServerProcess _server;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly List<TcpClient> _sockets = [];
+    private readonly Task _accepting;
+    private volatile TaskCompletionSource _flowing = Flowing();
+
+    private StallingProxy(RedisServerProcess server)
+    {
+        _server = server;
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public static StallingProxy Start(RedisServerProcess server) => new(server);
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>
+    /// A connection string through the proxy with short timeouts (<paramref name="timeoutMs"/>), so a stall shows up
+    /// as <c>RedisTimeoutException</c> within a test's time.
+    /// </summary>
+    public string ConnectionString(int timeoutMs) =>
+        $"127.0.0.1:{Port},password={_server.Password},syncTimeout={timeoutMs},asyncTimeout={timeoutMs},abortConnect=false";
+
+    public void Stall()
+    {
+        if (_flowing.Task.IsCompleted)
+        {
+            _flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public void Resume() => _flowing.TrySetResult();
+
+    private static TaskCompletionSource Flowing()
+    {
+        var flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        flowing.SetResult();
+        return flowing;
+    }
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_closed.Token);
+                var upstream = new TcpClient();
+                await upstream.ConnectAsync(IPAddress.Loopback, _server.Port, _closed.Token);
+                lock (_sockets)
+                {
+                    _sockets.Add(client);
+                    _sockets.Add(upstream);
+                }
+                _ = PumpAsync(client.GetStream(), upstream.GetStream());
+                _ = PumpAsync(upstream.GetStream(), client.GetStream());
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            int read;
+            while ((read = await from.ReadAsync(buffer, _closed.Token)) > 0)
+            {
+                await _flowing.Task.WaitAsync(_closed.Token); // stalled: hold the bytes, answer nothing
+                await to.WriteAsync(buffer.AsMemory(0, read), _closed.Token);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            try
+            {
+                to.Socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _closed.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        lock (_sockets)
+        {
+            _sockets.ForEach(s => s.Dispose());
+        }
+        _closed.Dispose();
+    }
+}
