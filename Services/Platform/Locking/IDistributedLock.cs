@@ -8,7 +8,16 @@ public interface IDistributedLock
     /// null. While held, the lease renews itself every lease/3; dispose the handle to release it.
     /// </summary>
     Task<ILockHandle?> TryAcquireAsync(string name, TimeSpan lease, TimeSpan wait, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One try, no waiting: the handle, or how long the current holder's lease has left, which is when to try again
+    /// at the latest (for a caller that reschedules its work rather than wait, e.g. a job that must not hold a worker slot).
+    /// </summary>
+    Task<LockAttempt> TryAcquireOnceAsync(string name, TimeSpan lease, CancellationToken cancellationToken = default);
 }
+
+/// <summary>The answer of <see cref="IDistributedLock.TryAcquireOnceAsync"/>: <see cref="Handle"/> if taken, else the holder's lease left.</summary>
+public sealed record LockAttempt(ILockHandle? Handle, TimeSpan HolderLeaseLeft);
 
 /// <summary>
 /// A held lock. Disposing releases it (once; a second dispose does nothing) and never throws: if the release fails,
