@@ -72,9 +72,10 @@ public sealed class JobProcessor
                 await subscriber.SubscribeAsync(channel, (_, _) => _context.Doorbell.Writer.TryWrite(true));
                 return;
             }
-            catch (Exception e) when (ProcessorContext.IsOutage(e))
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                _context.Logger.LogWarning("Cannot subscribe to {Channel}: {Message}; retrying", _context.Keys.Doorbell, e.Message);
+                _context.Logger.Log(ProcessorContext.IsOutage(e) ? LogLevel.Warning : LogLevel.Error, e,
+                    "Cannot subscribe to {Channel}: {Message}; retrying", _context.Keys.Doorbell, e.Message);
                 await Task.Delay(delay, stoppingToken);
             }
         }
