@@ -78,7 +78,15 @@ internal sealed class LockHandle : ILockHandle
         {
             _metrics.Losses.Add(1);
             _logger.LogWarning("Lock {Name} (fence {Fence}) lost: {Why}", Name, FencingToken, why);
-            _lost.Cancel();
+            try
+            {
+                _lost.Cancel();
+            }
+            catch (AggregateException e)
+            {
+                // A caller's LockLost callback threw. This may run on a timer thread, where it would end the process.
+                _logger.LogError(e, "A LockLost callback of lock {Name} threw", Name);
+            }
         }
     }
 

@@ -98,6 +98,33 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task AWorkerWhoseCompleteAndClaimReplyIsLostStrandsNoJobAndBurnsNoAttempt()
+    {
+        await using var proxy = StallingProxy.Start(redis.Server);
+        await using var lossy = await ConnectionMultiplexer.ConnectAsync(proxy.ConnectionString(timeoutMs: 300));
+        var jobs = JobQueueTests.Queue(redis.Connection, _queue);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add((await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 3 - i, MaxAttempts: 1))).JobId);
+        }
+        // The first job's "done, next please" runs on the server, but its reply (and the retries') is held for 1.5 s.
+        var handler = new ReplyLosingHandler(proxy, ids[0], TimeSpan.FromMilliseconds(1500));
+        using var stop = new CancellationTokenSource();
+        var processor = JobQueueTests.Processor(JobQueueTests.Queue(lossy, _queue), _queue, handler, concurrency: 1).RunAsync(stop.Token);
+
+        await JobQueueTests.WaitUntilAsync(async () => (await Task.WhenAll(ids.Select(jobs.GetAsync))).All(s => s!.State is not (JobState.Pending or JobState.Active)),
+            TimeSpan.FromSeconds(30), "the three jobs to finish");
+        await stop.CancelAsync();
+        await processor;
+
+        var statuses = await Task.WhenAll(ids.Select(jobs.GetAsync));
+        Assert.All(statuses, s => Assert.Equal((JobState.Completed, 1), (s!.State, s.Attempts))); // none stranded, reaped or dead
+        Assert.Equal(ids, handler.Ran);
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+    }
+
+    [Fact]
     public async Task AJobWhoseLinkStallsIsCancelledBeforeAnotherWorkerCanClaimIt()
     {
         await using var proxy = StallingProxy.Start(redis.Server);
@@ -173,6 +200,24 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
             using var noted = cancellationToken.Register(() => Cancelled.TrySetResult(Clock.Elapsed));
             await Task.Delay(Timeout.Infinite, cancellationToken);
             return null;
+        }
+    }
+
+    /// <summary>Records the jobs it runs; finishing <paramref name="lossyJob"/>, it holds the server's replies for a while.</summary>
+    private sealed class ReplyLosingHandler(StallingProxy proxy, string lossyJob, TimeSpan hold) : IJobHandler
+    {
+        private readonly ConcurrentQueue<string> _ran = new();
+        public string[] Ran => [.. _ran];
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            _ran.Enqueue(job.Id);
+            if (job.Id == lossyJob)
+            {
+                proxy.StallReplies();
+                _ = Task.Delay(hold, CancellationToken.None).ContinueWith(_ => proxy.Resume(), TaskScheduler.Default);
+            }
+            return Task.FromResult<string?>(null);
         }
     }
 

@@ -7,6 +7,7 @@ namespace Platform.Tests.Redis;
 /// A TCP proxy in front of a test server that can stop forwarding in both directions while keeping every connection
 /// open: to the client, a stalled link (a partition, a frozen server) in which commands neither fail fast nor
 /// answer, so they run into the client's timeout. Bytes held during a stall are delivered on <see cref="Resume"/>.
+/// <see cref="StallReplies"/> holds only the server's replies: commands run, their answers are late (a lost reply).
 /// </summary>
 public sealed class StallingProxy : IAsyncDisposable
 {
@@ -15,7 +16,8 @@ public sealed class StallingProxy : IAsyncDisposable
     private readonly CancellationTokenSource _closed = new();
     private readonly List<TcpClient> _sockets = [];
     private readonly Task _accepting;
-    private volatile TaskCompletionSource _flowing = Flowing();
+    private volatile TaskCompletionSource _requests = Flowing();
+    private volatile TaskCompletionSource _replies = Flowing();
 
     private StallingProxy(RedisServerProcess server)
     {
@@ -37,13 +39,26 @@ public sealed class StallingProxy : IAsyncDisposable
 
     public void Stall()
     {
-        if (_flowing.Task.IsCompleted)
+        StallReplies();
+        if (_requests.Task.IsCompleted)
         {
-            _flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _requests = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
-    public void Resume() => _flowing.TrySetResult();
+    public void StallReplies()
+    {
+        if (_replies.Task.IsCompleted)
+        {
+            _replies = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public void Resume()
+    {
+        _requests.TrySetResult();
+        _replies.TrySetResult();
+    }
 
     private static TaskCompletionSource Flowing()
     {
@@ -66,8 +81,8 @@ public sealed class StallingProxy : IAsyncDisposable
                     _sockets.Add(client);
                     _sockets.Add(upstream);
                 }
-                _ = PumpAsync(client.GetStream(), upstream.GetStream());
-                _ = PumpAsync(upstream.GetStream(), client.GetStream());
+                _ = PumpAsync(client.GetStream(), upstream.GetStream(), () => _requests.Task);
+                _ = PumpAsync(upstream.GetStream(), client.GetStream(), () => _replies.Task);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -75,7 +90,7 @@ public sealed class StallingProxy : IAsyncDisposable
         }
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, Func<Task> flowing)
     {
         var buffer = new byte[64 * 1024];
         try
@@ -83,7 +98,7 @@ public sealed class StallingProxy : IAsyncDisposable
             int read;
             while ((read = await from.ReadAsync(buffer, _closed.Token)) > 0)
             {
-                await _flowing.Task.WaitAsync(_closed.Token); // stalled: hold the bytes, answer nothing
+                await flowing().WaitAsync(_closed.Token); // stalled: hold the bytes
                 await to.WriteAsync(buffer.AsMemory(0, read), _closed.Token);
             }
         }
