@@ -36,9 +36,14 @@ internal sealed class ClaimLoop(ProcessorContext context, LeaseKeeper leases, Jo
                 jobs = leases.Register(reply);
                 outageDelay = 100;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                // An outage, a timeout (the script may have run: its reply is lost), or anything else: logged, and the
+                return; // stopping: whatever this call leased (if it ran) is reaped after its lease
+            }
+            catch (Exception e)
+            {
+                // An outage, a timeout (the script may have run: its reply is lost), a call the client cancelled when its
+                // connection failed (a TaskCanceledException, not ours), or anything else: logged, and the
                 // same call is sent again after a growing delay. Once the leases it could have handed out have run out,
                 // it is given up and its slots freed: the reaper recovers what it leased.
                 context.Logger.Log(ProcessorContext.IsOutage(e) ? LogLevel.Warning : LogLevel.Error, e,

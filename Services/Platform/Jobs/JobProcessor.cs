@@ -72,7 +72,7 @@ public sealed class JobProcessor
                 await subscriber.SubscribeAsync(channel, (_, _) => _context.Doorbell.Writer.TryWrite(true));
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e)
             {
                 _context.Logger.Log(ProcessorContext.IsOutage(e) ? LogLevel.Warning : LogLevel.Error, e,
                     "Cannot subscribe to {Channel}: {Message}; retrying", _context.Keys.Doorbell, e.Message);

@@ -48,7 +48,7 @@ internal sealed class LeaseKeeper(ProcessorContext context)
             {
                 foreach (var chunk in _running.Values.Where(j => !j.Lost.IsCancellationRequested).Chunk(PerCall))
                 {
-                    await RenewAsync(chunk);
+                    await RenewAsync(chunk, stop);
                 }
             }
         }
@@ -57,7 +57,7 @@ internal sealed class LeaseKeeper(ProcessorContext context)
         }
     }
 
-    private async Task RenewAsync(RunningJob[] jobs)
+    private async Task RenewAsync(RunningJob[] jobs, CancellationToken stop)
     {
         var sent = Stopwatch.GetTimestamp();
         try
@@ -82,9 +82,10 @@ internal sealed class LeaseKeeper(ProcessorContext context)
                 }
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // A timeout or an outage: the leases' deadlines decide; the next tick tries again.
+            // A timeout, an outage, a call the client cancelled with its connection: the leases' deadlines decide; the
+            // next tick tries again (or, stopping, none comes).
             context.Logger.LogWarning("Cannot renew leases on {Queue}: {Message}", context.Options.Queue, e.Message);
         }
     }

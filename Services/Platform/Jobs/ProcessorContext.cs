@@ -32,8 +32,11 @@ internal sealed class ProcessorContext(JobQueue queue, JobProcessorOptions optio
         }
     }
 
-    /// <summary>Redis is away, slow, or back but still loading its data (LOADING): worth retrying.</summary>
-    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException
+    /// <summary>
+    /// Redis is away, slow, or back but still loading its data (LOADING): worth retrying. A Redis call cancelled by the
+    /// client (its connection failed before the reply) counts too: the processor never cancels its Redis calls.
+    /// </summary>
+    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException or TaskCanceledException
         || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal))
         || (e.InnerException is { } inner && IsOutage(inner));
 }

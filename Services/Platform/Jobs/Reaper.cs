@@ -36,7 +36,7 @@ internal sealed class Reaper(ProcessorContext context, string workerId)
                         context.Queue.Telemetry.ReportCounts(await context.Queue.GetCountsAsync(context.Options.Queue));
                     }
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e)
                 {
                     context.Logger.LogWarning("Reaper of {Queue} skipped: {Message}", context.Options.Queue, e.Message);
                 }

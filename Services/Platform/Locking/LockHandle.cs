@@ -58,9 +58,10 @@ internal sealed class LockHandle : ILockHandle
                     }
                     _deadline.Extend(sent);
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                catch (Exception e) when (!_stop.IsCancellationRequested)
                 {
-                    // Any failure, not only RedisException: a timeout is a TimeoutException. The deadline decides
+                    // Any failure, not only RedisException: a timeout is a TimeoutException, and a call the client
+                    // cancelled when its connection failed is a TaskCanceledException. The deadline decides
                     // when the lock is lost; the watchdog keeps trying until then.
                     _logger.LogWarning("Could not renew lock {Name}: {Message}", Name, e.Message);
                 }

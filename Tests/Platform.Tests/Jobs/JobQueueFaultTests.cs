@@ -135,10 +135,10 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         var handler = new HoldingHandler();
         using var stop = new CancellationTokenSource();
         var processor = JobQueueTests.Processor(JobQueueTests.Queue(stalling, _queue), _queue, handler, concurrency: 1,
-            visibility: TimeSpan.FromMilliseconds(1500)).RunAsync(stop.Token);
+            visibility: TimeSpan.FromSeconds(3)).RunAsync(stop.Token);
         var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
         await handler.Started.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        await Task.Delay(700); // a renewal succeeds at 500 ms
+        await Task.Delay(1300); // a renewal succeeds at 1 s
 
         proxy.Stall();
         // Another worker reaps the job the moment the server's lease ends, and claims it at once.
