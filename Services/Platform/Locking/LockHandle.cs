@@ -58,11 +58,11 @@ internal sealed class LockHandle : ILockHandle
                     }
                     _deadline.Extend(sent);
                 }
-                catch (Exception e) when (!_stop.IsCancellationRequested)
+                catch (Exception e)
                 {
                     // Any failure, not only RedisException: a timeout is a TimeoutException, and a call the client
-                    // cancelled when its connection failed is a TaskCanceledException. The deadline decides
-                    // when the lock is lost; the watchdog keeps trying until then.
+                    // cancelled when its connection failed is a TaskCanceledException. The deadline decides when the
+                    // lock is lost; the watchdog keeps trying until then, and never throws into DisposeAsync.
                     _logger.LogWarning("Could not renew lock {Name}: {Message}", Name, e.Message);
                 }
             }

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using StackExchange.Redis;
 
 namespace Platform.Tests.Redis;
 
@@ -36,6 +38,26 @@ public sealed class StallingProxy : IAsyncDisposable
     /// </summary>
     public string ConnectionString(int timeoutMs) =>
         $"127.0.0.1:{Port},password={_server.Password},syncTimeout={timeoutMs},asyncTimeout={timeoutMs},abortConnect=false";
+
+    /// <summary>
+    /// A new connection through the proxy (see <see cref="ConnectionString"/>), returned once it answers: with short
+    /// timeouts, a first command queued while a busy machine is still connecting would otherwise time out.
+    /// </summary>
+    public async Task<ConnectionMultiplexer> ConnectAsync(int timeoutMs)
+    {
+        var connection = await ConnectionMultiplexer.ConnectAsync(ConnectionString(timeoutMs));
+        for (var waited = Stopwatch.StartNew(); ; await Task.Delay(50))
+        {
+            try
+            {
+                await connection.GetDatabase().PingAsync();
+                return connection;
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException && waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+            }
+        }
+    }
 
     public void Stall()
     {
