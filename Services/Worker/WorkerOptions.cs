@@ -36,6 +36,9 @@ public sealed class DeploymentSimulation
     /// </summary>
     public bool RetryFailedBuilds { get; set; }
 
-    /// <summary>How long a deployment waits for the previous one of its project to finish. Defaults to 10 minutes.</summary>
-    public TimeSpan LockWait { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// A deployment that finds another of its project running goes back to the queue and tries again after this, or
+    /// when the other's lock lease ends if that is sooner. Defaults to 2 s.
+    /// </summary>
+    public TimeSpan LockRetry { get; set; } = TimeSpan.FromSeconds(2);
 }

@@ -170,14 +170,14 @@ public sealed class DeploymentTests(DistributedAppFixture system)
         Assert.Equal(["deployment", "provision", "email"], counts.Select(c => c.GetProperty("queue").GetString()));
     }
 
-    /// <summary>Enqueues (and cancels) a delayed probe job on the email queue; returns its sequence number (ids are queue-n).</summary>
+    /// <summary>Enqueues (and cancels) a delayed probe job on the email queue; returns its sequence number (ids are queue-epoch-n).</summary>
     private static async Task<long> ProbeSequenceAsync(HttpClient gateway, string adminToken)
     {
         using var response = await PostAsync(gateway, "/api/admin/queues/email/jobs", adminToken, new { type = "probe", payload = new { }, delaySeconds = 3600 });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var jobId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobId").GetString()!;
         Assert.Equal(HttpStatusCode.NoContent, await gateway.SendAsync(HttpMethod.Post, $"/api/admin/jobs/{jobId}/cancel", adminToken));
-        return long.Parse(jobId["email-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        return long.Parse(jobId[(jobId.LastIndexOf('-') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     internal static async Task<HttpResponseMessage> PostAsync(HttpClient gateway, string path, string token, object body)

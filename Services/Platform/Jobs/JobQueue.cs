@@ -55,7 +55,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
             keys.Prefix, request.Queue, request.Type, request.Payload, request.Priority,
             (long)(request.Delay ?? TimeSpan.Zero).TotalMilliseconds, request.MaxAttempts ?? _options.DefaultMaxAttempts,
             request.IdempotencyKey ?? "", context?.Id ?? "", context?.TraceStateString ?? "", keys.Doorbell,
-            JobQueueOptions.MaxPriority,
+            JobQueueOptions.MaxPriority, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(JobKeys.EpochLength / 2)),
         ]))!;
         var enqueued = new EnqueueResult((string)result[0]!, (long)result[1] == 1);
         span?.SetTag("job.id", enqueued.JobId);

@@ -18,7 +18,8 @@ public sealed class JobTelemetry : IDisposable
         _meter = meters.Create(Name);
         Enqueued = _meter.CreateCounter<long>("jobs.enqueued", description: "Jobs enqueued, by queue.");
         Completed = _meter.CreateCounter<long>("jobs.completed", description: "Jobs completed, by queue.");
-        Failed = _meter.CreateCounter<long>("jobs.failed", description: "Failed attempts, by queue and outcome (retrying, dead, failed, lease_lost).");
+        Failed = _meter.CreateCounter<long>("jobs.failed", description: "Failed attempts, by queue and outcome (retrying, dead, failed, lease_lost, error).");
+        Orphans = _meter.CreateCounter<long>("jobs.orphans", description: "Job ids found without their job hash and removed from the queue, by queue and where (claim: ready or scheduled; reap: active).");
         Duration = _meter.CreateHistogram<double>("jobs.duration", unit: "s", description: "Handler time per attempt, by queue and outcome.");
         _meter.CreateObservableGauge("jobs.queue.depth", ObserveDepth, description: "Jobs per queue and place (ready, scheduled, active, dead), sampled by the workers.");
     }
@@ -26,6 +27,7 @@ public sealed class JobTelemetry : IDisposable
     public Counter<long> Enqueued { get; }
     public Counter<long> Completed { get; }
     public Counter<long> Failed { get; }
+    public Counter<long> Orphans { get; }
     public Histogram<double> Duration { get; }
 
     public void ReportCounts(QueueCounts counts) => _depth[counts.Queue] = counts;

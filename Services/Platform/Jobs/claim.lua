@@ -1,11 +1,16 @@
 --[[ claim.lua: complete the job the caller just finished, if it names one (only for the holder of its current
   lease); then promote due scheduled jobs and lease up to N of the highest-priority ready jobs. A busy worker's
   "done, next" is one round trip; an idle worker's claim names no job; a stopping worker's completion claims none.
+  Idempotent per call: ARGV[4] is unique per call, and a call that completed or leased anything stores its reply
+  under <prefix>call:<ARGV[4]> for a lease. A retry whose first reply was lost (a timeout) gets that same reply:
+  the jobs the first call leased, its completion as it was; nothing is leased twice, no attempt is burnt.
+  An id whose hash is gone (deleted by hand, evicted, a partial restore) is an orphan: it is removed from
+  scheduled or ready, any partial hash is deleted, and it is counted; the queue goes on with the other jobs.
   KEYS     the six queue keys (see enqueue.lua): [1] ready [2] scheduled [3] active
   ARGV[1]  key prefix jobs:{<q>}:
   ARGV[2]  how many jobs to claim at most (0: complete only)
   ARGV[3]  lease (visibility timeout), ms: not completed, failed or renewed by then, the reaper requeues the job
-  ARGV[4]  random token base: job i of this claim gets the lease token <base>:<i>
+  ARGV[4]  random call id, new per call and the same on its retries; job i of this call gets the lease token <id>:<i>
   ARGV[5]  how many due scheduled jobs to promote at most
   ARGV[6]  id of the job to complete first, or '' (claim only)
   ARGV[7]  its lease token     ARGV[8]  its result (JSON, or '')     ARGV[9]  retention of finished jobs, ms
@@ -13,15 +18,24 @@
              completion: 1 completed; 0 refused: the lease is not this token's (expired and requeued, or the job
                was cancelled): the work may run again elsewhere, so its effect must be idempotent; -1 no such job;
                '' no job named,
-             then 9 fields per claimed job: id, lease token, type, payload, attempts (this one included),
-             max attempts, traceparent, tracestate, enqueuedAt }
+             orphans removed from scheduled and ready,
+             then 10 fields per claimed job: id, lease token, type, payload, attempts (this one included),
+             max attempts, traceparent, tracestate, enqueuedAt, deferrals }
            A refused completion still claims: the caller's slot is free either way.
 ]]
 local ready, scheduled, active = KEYS[1], KEYS[2], KEYS[3]
 local prefix = ARGV[1]
+local call = prefix .. 'call:' .. ARGV[4]
+
+local replay = redis.call('GET', call)
+if replay then
+  return cjson.decode(replay)
+end
+
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local out = { -1, '' }
+local out = { -1, '', 0 }
+local orphans = 0
 
 if ARGV[6] ~= '' then
   local job = prefix .. 'job:' .. ARGV[6]
@@ -43,43 +57,58 @@ if ARGV[6] ~= '' then
 end
 
 local n = tonumber(ARGV[2])
-if n == 0 then
-  return out
-end
+if n > 0 then
+  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+  for _, id in ipairs(due) do
+    local job = prefix .. 'job:' .. id
+    local score = redis.call('HGET', job, 'score')
+    if score then
+      redis.call('ZADD', ready, score, id)
+      redis.call('HSET', job, 'state', 'pending')
+    else
+      redis.call('DEL', job)
+      orphans = orphans + 1
+    end
+  end
+  if #due > 0 then
+    redis.call('ZREM', scheduled, unpack(due))
+  end
 
-local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
-for _, id in ipairs(due) do
-  local job = prefix .. 'job:' .. id
-  redis.call('ZADD', ready, redis.call('HGET', job, 'score'), id)
-  redis.call('HSET', job, 'state', 'pending')
-end
-if #due > 0 then
-  redis.call('ZREM', scheduled, unpack(due))
-end
+  local leaseEnd = now + tonumber(ARGV[3])
+  local claimed = 0
+  while claimed < n do
+    local popped = redis.call('ZPOPMIN', ready, n - claimed)
+    if #popped == 0 then
+      break
+    end
+    for i = 1, #popped, 2 do
+      local id = popped[i]
+      local job = prefix .. 'job:' .. id
+      local f = redis.call('HMGET', job, 'type', 'payload', 'maxAttempts', 'traceparent', 'tracestate', 'enqueuedAt', 'deferrals')
+      if not f[1] or not f[3] then
+        redis.call('DEL', job)
+        orphans = orphans + 1
+      else
+        claimed = claimed + 1
+        local token = ARGV[4] .. ':' .. claimed
+        local attempts = redis.call('HINCRBY', job, 'attempts', 1)
+        redis.call('HSET', job, 'state', 'active', 'token', token, 'startedAt', now)
+        redis.call('ZADD', active, leaseEnd, id)
+        for _, v in ipairs({ id, token, f[1], f[2], attempts, f[3], f[4], f[5], f[6], f[7] or '0' }) do
+          out[#out + 1] = v
+        end
+      end
+    end
+  end
 
-local popped = redis.call('ZPOPMIN', ready, n)
-local leaseEnd = now + tonumber(ARGV[3])
-for i = 1, #popped, 2 do
-  local id = popped[i]
-  local job = prefix .. 'job:' .. id
-  local token = ARGV[4] .. ':' .. i
-  local attempts = redis.call('HINCRBY', job, 'attempts', 1)
-  redis.call('HSET', job, 'state', 'active', 'token', token, 'startedAt', now)
-  redis.call('ZADD', active, leaseEnd, id)
-  local f = redis.call('HMGET', job, 'type', 'payload', 'maxAttempts', 'traceparent', 'tracestate', 'enqueuedAt')
-  out[#out + 1] = id
-  out[#out + 1] = token
-  out[#out + 1] = f[1]
-  out[#out + 1] = f[2]
-  out[#out + 1] = attempts
-  out[#out + 1] = f[3]
-  out[#out + 1] = f[4]
-  out[#out + 1] = f[5]
-  out[#out + 1] = f[6]
+  local next = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  if next[2] then
+    out[1] = math.max(0, tonumber(next[2]) - now)
+  end
 end
+out[3] = orphans
 
-local next = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-if next[2] then
-  out[1] = math.max(0, tonumber(next[2]) - now)
+if out[2] ~= '' or #out > 3 then
+  redis.call('SET', call, cjson.encode(out), 'PX', ARGV[3])
 end
 return out

@@ -8,13 +8,17 @@
     [5] sequence   jobs:{<q>}:seq        counter: job ids and FIFO order within a priority
     [6] reaper     jobs:{<q>}:reaper     the reaper's once-per-interval guard
   ARGV[1]  key prefix jobs:{<q>}:  (job hashes are <prefix>job:<id>, idempotency keys <prefix>idem:<key>)
-  ARGV[2]  queue name (job ids are <queue>-<sequence>)
+  ARGV[2]  queue name (job ids are <queue>-<epoch>-<sequence>)
   ARGV[3]  type           ARGV[4]  payload (JSON, validated by the caller)
   ARGV[5]  priority (0..ARGV[12], higher runs first)          ARGV[6]  delay, ms (0: ready now)
   ARGV[7]  max attempts   ARGV[8]  idempotency key, or ''
   ARGV[9]  traceparent, or ''      ARGV[10] tracestate, or ''
   ARGV[11] doorbell channel, rung when the queue was empty or this job is the next one due
   ARGV[12] max priority
+  ARGV[13] a fresh random epoch (8 hex digits), used only if the queue needs a new one
+  The epoch (<prefix>epoch) is replaced whenever the sequence starts again (a new queue, or a Redis that lost its
+  data) or is itself gone: a job id never names two jobs, even across data loss, so an id kept elsewhere (a
+  deployment row in SQLite) can never come to name a later, unrelated job.
   Returns  { job id, 1 } when enqueued; { existing job id, 0 } when the idempotency key already named a live job.
 ]]
 local ready, scheduled, sequence = KEYS[1], KEYS[2], KEYS[5]
@@ -32,7 +36,13 @@ end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local seq = redis.call('INCR', sequence)
-local id = ARGV[2] .. '-' .. seq
+local epochKey = prefix .. 'epoch'
+local epoch = redis.call('GET', epochKey)
+if seq == 1 or not epoch then
+  epoch = ARGV[13]
+  redis.call('SET', epochKey, epoch)
+end
+local id = ARGV[2] .. '-' .. epoch .. '-' .. seq
 -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
 local score = string.format('%.0f', (tonumber(ARGV[12]) - tonumber(ARGV[5])) * 4294967296 + seq % 4294967296)
 local delay = tonumber(ARGV[6])

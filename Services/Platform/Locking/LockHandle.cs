@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Redis;
 using StackExchange.Redis;
 
 namespace Platform.Locking;
 
 /// <summary>
 /// A held lock and its watchdog: renews the lease every lease/3 (owner-checked), and fires <see cref="LockLost"/>
-/// when a renewal is refused or the lease has run out since the last renewal that succeeded.
+/// when a renewal is refused or at the <see cref="LeaseDeadline"/> of the last acquire or renewal that succeeded,
+/// counted from when it was sent: never after the server may have expired the lease.
 /// </summary>
 internal sealed class LockHandle : ILockHandle
 {
@@ -17,14 +19,17 @@ internal sealed class LockHandle : ILockHandle
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _lost = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly LeaseDeadline _deadline;
     private readonly Task _watchdog;
     private int _disposed;
 
     /// <param name="leaseStarted">When the acquire that granted this lease was sent (Stopwatch timestamp).</param>
-    public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, long leaseStarted, LockMetrics metrics, ILogger logger)
+    public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, long leaseStarted,
+        LockMetrics metrics, ILogger logger)
     {
         (_redis, Name, _owner, FencingToken, _lease, _metrics, _logger) = (redis, name, owner, fencingToken, lease, metrics, logger);
-        _watchdog = Task.Run(() => RenewAsync(leaseStarted));
+        _deadline = new LeaseDeadline(lease, leaseStarted, () => Lose("no renewal succeeded in time: the lease may have run out on the server"));
+        _watchdog = Task.Run(RenewAsync);
     }
 
     public string Name { get; }
@@ -34,14 +39,12 @@ internal sealed class LockHandle : ILockHandle
     /// <summary>For tests: stop renewing, as a process that pauses (GC, VM freeze) would.</summary>
     internal void SimulatePause() => _stop.Cancel();
 
-    private async Task RenewAsync(long lastRenewed)
+    private async Task RenewAsync()
     {
-        // Lease times are counted from when the command was SENT: Redis started the lease no earlier than that,
-        // so the local deadline never falls after the server's and LockLost is never late.
         using var timer = new PeriodicTimer(_lease / 3);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (await timer.WaitForNextTickAsync(_stop.Token) && !_lost.IsCancellationRequested)
             {
                 var sent = Stopwatch.GetTimestamp();
                 try
@@ -53,32 +56,20 @@ internal sealed class LockHandle : ILockHandle
                         Lose("renewal refused: the lease had expired or another holder took it");
                         return;
                     }
-                    lastRenewed = sent;
+                    _deadline.Extend(sent);
                 }
-                catch (RedisException e)
+                catch (Exception e)
                 {
+                    // Any failure, not only RedisException: a timeout is a TimeoutException, and a call the client
+                    // cancelled when its connection failed is a TaskCanceledException. The deadline decides when the
+                    // lock is lost; the watchdog keeps trying until then, and never throws into DisposeAsync.
                     _logger.LogWarning("Could not renew lock {Name}: {Message}", Name, e.Message);
-                }
-                if (Stopwatch.GetElapsedTime(lastRenewed) >= _lease)
-                {
-                    Lose("the lease ran out without a successful renewal");
-                    return;
                 }
             }
         }
         catch (OperationCanceledException)
         {
-            // Stopped: released, or a simulated pause. In a pause the lease simply runs out; see below.
-        }
-        if (Volatile.Read(ref _disposed) == 0)
-        {
-            // Paused: nobody renews any more, so the lock is lost when the lease ends.
-            var left = _lease - Stopwatch.GetElapsedTime(lastRenewed);
-            if (left > TimeSpan.Zero)
-            {
-                await Task.Delay(left);
-            }
-            Lose("the lease ran out while renewals were stopped");
+            // Stopped: released, or a simulated pause (the deadline then fires when the lease ends).
         }
     }
 
@@ -88,10 +79,19 @@ internal sealed class LockHandle : ILockHandle
         {
             _metrics.Losses.Add(1);
             _logger.LogWarning("Lock {Name} (fence {Fence}) lost: {Why}", Name, FencingToken, why);
-            _lost.Cancel();
+            try
+            {
+                _lost.Cancel();
+            }
+            catch (AggregateException e)
+            {
+                // A caller's LockLost callback threw. This may run on a timer thread, where it would end the process.
+                _logger.LogError(e, "A LockLost callback of lock {Name} threw", Name);
+            }
         }
     }
 
+    /// <summary>Releases the lock. Never throws: if the release fails, the lease simply runs out on the server.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -99,17 +99,19 @@ internal sealed class LockHandle : ILockHandle
             return;
         }
         _stop.Cancel();
-        await _watchdog;
+        await _deadline.DisposeAsync();
         try
         {
             await RedisDistributedLock.Release.EvaluateAsync(_redis.GetDatabase(),
                 [LockKeys.Lock(Name)], [_owner, LockKeys.Released(Name)]);
         }
-        catch (RedisException e)
+        catch (Exception e)
         {
-            // The lease frees the lock anyway; releasing early is only a courtesy to waiters.
-            _logger.LogWarning("Could not release lock {Name}: {Message}", Name, e.Message);
+            // A timeout too: the work under the lock is done, and the lease frees the lock anyway; releasing early is
+            // only a courtesy to waiters. Throwing here would fail (and rerun) work that succeeded.
+            _logger.LogWarning("Could not release lock {Name}; its lease will run out: {Message}", Name, e.Message);
         }
+        await _watchdog; // ends at its next await: it catches everything
         _lost.Dispose();
         _stop.Dispose();
     }

@@ -32,7 +32,6 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         using var span = Source.StartActivity("lock acquire");
         span?.SetTag("lock.name", name);
 
-        var db = redis.GetDatabase();
         var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var deadline = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
         ChannelMessageQueue? released = null;
@@ -40,14 +39,11 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         {
             for (var attempt = 0; ; attempt++)
             {
-                var sent = Stopwatch.GetTimestamp();
-                var result = (long[])(await Acquire.EvaluateAsync(db,
-                    [LockKeys.Lock(name), LockKeys.Fence(name)], [owner, (long)lease.TotalMilliseconds]))!;
-                if (result[0] == 1)
+                var result = await TryOnceAsync(name, owner, lease, contended: attempt > 0);
+                if (result.Handle is { } handle)
                 {
-                    _metrics.Acquisitions.Add(1, new KeyValuePair<string, object?>("contended", attempt > 0));
-                    span?.SetTag("lock.fence", result[1]);
-                    return new LockHandle(redis, name, owner, result[1], lease, sent, _metrics, logger);
+                    span?.SetTag("lock.fence", handle.FencingToken);
+                    return handle;
                 }
 
                 var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
@@ -64,7 +60,7 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                 }
 
                 // Until the release is announced, the holder's lease runs out, or a jittered backoff passes.
-                var holderLeft = TimeSpan.FromMilliseconds(Math.Max(1, result[1]));
+                var holderLeft = result.HolderLeaseLeft;
                 var backoff = TimeSpan.FromMilliseconds(Random.Shared.Next(10, 20) * Math.Min(attempt, 25));
                 var sleep = Min(Min(holderLeft, Min(backoff, MaxBackoff)), left);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -86,6 +82,30 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                 await released.UnsubscribeAsync();
             }
         }
+    }
+
+    public async Task<LockAttempt> TryAcquireOnceAsync(string name, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.FromMilliseconds(30));
+        using var span = Source.StartActivity("lock acquire");
+        span?.SetTag("lock.name", name);
+        var result = await TryOnceAsync(name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), lease, contended: false);
+        span?.SetTag("lock.fence", result.Handle?.FencingToken);
+        return result;
+    }
+
+    private async Task<LockAttempt> TryOnceAsync(string name, string owner, TimeSpan lease, bool contended)
+    {
+        var sent = Stopwatch.GetTimestamp();
+        var result = (long[])(await Acquire.EvaluateAsync(redis.GetDatabase(),
+            [LockKeys.Lock(name), LockKeys.Fence(name)], [owner, (long)lease.TotalMilliseconds]))!;
+        if (result[0] == 1)
+        {
+            _metrics.Acquisitions.Add(1, new KeyValuePair<string, object?>("contended", contended));
+            return new LockAttempt(new LockHandle(redis, name, owner, result[1], lease, sent, _metrics, logger), TimeSpan.Zero);
+        }
+        return new LockAttempt(null, TimeSpan.FromMilliseconds(Math.Max(1, result[1])));
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

@@ -9,7 +9,8 @@ namespace Worker.Handlers;
 /// deployed; step durations and failures come from <see cref="DeploymentSimulation"/>). Reports queued, then holds
 /// <c>deploy:{projectId}</c> from building to the end, so one deployment per project runs at a time: building,
 /// deploying, succeeded; or failed (a build failure is permanent: the job is not retried, unless
-/// <see cref="DeploymentSimulation.RetryFailedBuilds"/>).
+/// <see cref="DeploymentSimulation.RetryFailedBuilds"/>). While another deployment of the project holds the lock, the
+/// job is deferred (back to the queue, its attempt not counted), never parked in a slot.
 /// </summary>
 public sealed class DeploymentHandler(
     IDistributedLock locks, IDeploymentStatusPublisher publisher, IOptions<WorkerOptions> options, ILogger<DeploymentHandler> logger) : IJobHandler
@@ -28,9 +29,20 @@ public sealed class DeploymentHandler(
         var simulation = options.Value.Deployment;
         Task Report(string status) => publisher.PublishAsync(new DeploymentStatus(request.ProjectId!, request.DeploymentId!, job.Id, status), cancellationToken);
 
-        await Report("queued");
-        await using var held = await locks.TryAcquireAsync($"deploy:{request.ProjectId}", Lease, simulation.LockWait, cancellationToken)
-            ?? throw new TimeoutException($"Another deployment of project {request.ProjectId} held deploy:{request.ProjectId} for {simulation.LockWait}; the job will retry.");
+        if (job.Deferrals == 0)
+        {
+            await Report("queued");
+        }
+        var attempt = await locks.TryAcquireOnceAsync($"deploy:{request.ProjectId}", Lease, cancellationToken);
+        if (attempt.Handle is null)
+        {
+            // Another deployment of the project runs: wait in the queue, not in a worker slot, so other projects'
+            // deployments are not held up. Try again when its lease would end (a holder that could not release),
+            // or sooner: a holder that finishes releases its lock long before.
+            var retry = attempt.HolderLeaseLeft < simulation.LockRetry ? attempt.HolderLeaseLeft : simulation.LockRetry;
+            throw new JobDeferredException(retry, $"another deployment of project {request.ProjectId} holds deploy:{request.ProjectId}");
+        }
+        await using var held = attempt.Handle;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, held.LockLost);
 
         await Report("building");

@@ -260,35 +260,39 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
 
         var first = await ClaimAsync(db, keys, 1, 300, "first");
-        Assert.Equal(id, (string)first[2]!);
+        Assert.Equal(id, (string)first[3]!);
         await Task.Delay(600); // the lease ends; the reaper requeues the job and another worker claims it
         var reaped = (long[])(await JobQueue.Reap.EvaluateAsync(db, keys.All, [keys.Prefix, "test", 1, 1000, keys.Doorbell]))!;
-        Assert.Equal(new long[] { 1, 0 }, reaped);
+        Assert.Equal(new long[] { 1, 0, 0 }, reaped);
         var second = await ClaimAsync(db, keys, 1, 5000, "second");
-        Assert.Equal(id, (string)second[2]!);
+        Assert.Equal(id, (string)second[3]!);
 
-        Assert.Equal(0, (long)(await CompleteAsync(db, keys, id, (string)first[3]!, "late", claim: 0))[1]);
-        var renewed = (long[])(await JobQueue.Heartbeat.EvaluateAsync(db, keys.All, [keys.Prefix, 5000, id, (string)first[3]!]))!;
+        Assert.Equal(0, (long)(await CompleteAsync(db, keys, id, (string)first[4]!, "late", claim: 0))[1]);
+        var renewed = (long[])(await JobQueue.Heartbeat.EvaluateAsync(db, keys.All, [keys.Prefix, 5000, id, (string)first[4]!]))!;
         Assert.Equal(new long[] { 0 }, renewed);
-        var failed = (long[])(await JobQueue.Fail.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[3]!, "late", 1, 100, 1000, 0.5, 60000]))!;
+        var failed = (long[])(await JobQueue.Fail.EvaluateAsync(db, keys.All, [keys.Prefix, id, (string)first[4]!, "late", 1, 100, 1000, 0.5, 60000]))!;
         Assert.Equal(new long[] { 0 }, failed);
         var status = (await jobs.GetAsync(id))!;
         Assert.Equal((JobState.Active, 2), (status.State, status.Attempts));
 
-        Assert.Equal(1, (long)(await CompleteAsync(db, keys, id, (string)second[3]!, "{\"ok\":true}", claim: 0))[1]);
+        Assert.Equal(1, (long)(await CompleteAsync(db, keys, id, (string)second[4]!, "{\"ok\":true}", claim: 0))[1]);
         status = (await jobs.GetAsync(id))!;
         Assert.Equal((JobState.Completed, "{\"ok\":true}"), (status.State, status.Result));
         Assert.InRange((await db.KeyTimeToLiveAsync(keys.Job(id)))!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60)); // retention
     }
 
-    /// <summary>claim.lua naming no job: { next due, '', 9 fields per leased job }.</summary>
+    /// <summary>claim.lua naming no job: { next due, '', orphans, 10 fields per leased job }.</summary>
     private static async Task<RedisResult[]> ClaimAsync(IDatabaseAsync db, JobKeys keys, int count, long leaseMs, string tokenBase) =>
         (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, count, leaseMs, tokenBase, 1000, "", "", "", 0]))!;
 
-    /// <summary>claim.lua completing a job first, then claiming up to <paramref name="claim"/>: { next due, completion, 9 fields per leased job }.</summary>
+    /// <summary>
+    /// claim.lua completing a job first, then claiming up to <paramref name="claim"/>: { next due, completion, orphans, 10 fields
+    /// per leased job }. <paramref name="callId"/> is the call's id (and its lease tokens' base): a new one unless given.
+    /// </summary>
     private static async Task<RedisResult[]> CompleteAsync(IDatabaseAsync db, JobKeys keys, string id, string token, string result, int claim,
-        string tokenBase = "next") =>
-        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, claim, 5000, tokenBase, 1000, id, token, result, 60000]))!;
+        string? callId = null) =>
+        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All,
+            [keys.Prefix, claim, 5000, callId ?? Guid.NewGuid().ToString("N"), 1000, id, token, result, 60000]))!;
 
     [Fact]
     public async Task ACompletionClaimsTheNextJobInTheSameScriptEvenWhenItsOwnCompletionIsRefusedButNotWhenAskedForNone()
@@ -300,27 +304,27 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         var high = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 9))).JobId;
         var last = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"))).JobId;
         var first = await ClaimAsync(db, keys, 1, 5000, "first");
-        Assert.Equal((high, 11), ((string)first[2]!, first.Length)); // highest priority first; next due, '', 9 fields
+        Assert.Equal((high, 13), ((string)first[3]!, first.Length)); // highest priority first; next due, '', orphans, 10 fields
 
         // Done with `high`, next please: completed and `low` leased, in one script.
-        var done = await CompleteAsync(db, keys, high, (string)first[3]!, "{}", claim: 1, tokenBase: "second");
-        Assert.Equal((1L, low, "second:1", 11), ((long)done[1], (string)done[2]!, (string)done[3]!, done.Length));
+        var done = await CompleteAsync(db, keys, high, (string)first[4]!, "{}", claim: 1, callId: "second");
+        Assert.Equal((1L, low, "second:1", 13), ((long)done[1], (string)done[3]!, (string)done[4]!, done.Length));
         Assert.Equal(JobState.Completed, (await jobs.GetAsync(high))!.State);
         var leased = (await jobs.GetAsync(low))!;
         Assert.Equal((JobState.Active, 1), (leased.State, leased.Attempts));
         Assert.Equal(1L, (long)await db.SortedSetLengthAsync(keys.All[0])); // `last` still ready
 
         // A completion refused (a stale token) still claims: the caller's slot is free either way.
-        var refused = await CompleteAsync(db, keys, low, "stale:1", "{}", claim: 1, tokenBase: "third");
-        Assert.Equal((0L, last, 11), ((long)refused[1], (string)refused[2]!, refused.Length));
+        var refused = await CompleteAsync(db, keys, low, "stale:1", "{}", claim: 1, callId: "third");
+        Assert.Equal((0L, last, 13), ((long)refused[1], (string)refused[3]!, refused.Length));
         Assert.Equal(JobState.Active, (await jobs.GetAsync(low))!.State);
 
         // Claim 0 (a stopping worker): completes, leases nothing, promotes nothing.
         var delayed = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Delay: TimeSpan.FromMilliseconds(1)))).JobId;
         await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"));
         await Task.Delay(50);
-        var only = await CompleteAsync(db, keys, low, (string)done[3]!, "{}", claim: 0);
-        Assert.Equal((1L, 2), ((long)only[1], only.Length));
+        var only = await CompleteAsync(db, keys, low, (string)done[4]!, "{}", claim: 0);
+        Assert.Equal((1L, 3), ((long)only[1], only.Length));
         Assert.Equal(JobState.Scheduled, (await jobs.GetAsync(delayed))!.State);
         Assert.Equal(new QueueCounts(_queue, 1, 1, 1, 0), await jobs.GetCountsAsync(_queue)); // `last` is still active
         Assert.Equal(-1L, (long)(await CompleteAsync(db, keys, $"{_queue}-999999", "x", "{}", claim: 0))[1]); // no such job

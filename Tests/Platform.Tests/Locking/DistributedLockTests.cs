@@ -127,6 +127,52 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task AHolderWhoseLinkStallsLosesTheLockBeforeTheServerLetsItGoAndItsDisposeDoesNotThrow()
+    {
+        await using var proxy = StallingProxy.Start(redis.Server);
+        // The command timeout is well below the lease, and long enough that a loaded machine does not time out a healthy call.
+        await using var stalling = await proxy.ConnectAsync(timeoutMs: 1000);
+        var lease = TimeSpan.FromSeconds(3);
+        var clock = Stopwatch.StartNew();
+        var first = await Locks(stalling).TryAcquireAsync(_name, lease, TimeSpan.Zero);
+        Assert.NotNull(first);
+        // Holders at work, counted in this process: above 1 means two holders at once.
+        var inside = 1;
+        var overlaps = 0;
+        var lostAt = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        first.LockLost.Register(() =>
+        {
+            Interlocked.Decrement(ref inside);
+            lostAt.TrySetResult(clock.Elapsed);
+        });
+        await Task.Delay(lease); // renewed past one lease
+        Assert.False(first.LockLost.IsCancellationRequested);
+
+        // From here the holder's renewals time out (a TimeoutException, not a RedisException) and never reach Redis.
+        proxy.Stall();
+        var stalledAt = clock.Elapsed;
+        await using var second = await Locks(redis.Connection).TryAcquireAsync(_name, lease, TimeSpan.FromSeconds(15));
+        Assert.NotNull(second);
+        var acquiredAt = clock.Elapsed;
+        if (Interlocked.Increment(ref inside) > 1)
+        {
+            overlaps++;
+        }
+
+        Assert.Equal(0, overlaps);
+        var lost = await lostAt.Task.WaitAsync(TimeSpan.FromSeconds(1));
+        Assert.True(lost < acquiredAt, $"LockLost at {lost.TotalMilliseconds} ms, the next holder got the lock at {acquiredAt.TotalMilliseconds} ms");
+        // The last renewal that succeeded was sent before the stall: its lease ends at most a lease after it.
+        Assert.True(lost <= stalledAt + lease, $"LockLost {(lost - stalledAt).TotalMilliseconds} ms after the stall, lease {lease.TotalMilliseconds} ms");
+
+        var disposing = Stopwatch.StartNew();
+        await first.DisposeAsync(); // the release times out: logged, not thrown
+        Assert.True(disposing.Elapsed < TimeSpan.FromSeconds(5), $"dispose took {disposing.Elapsed}");
+        Assert.True(await redis.Connection.GetDatabase().KeyExistsAsync($"lock:{{{_name}}}"), "the stalled release deleted the next holder's lock");
+        proxy.Resume();
+    }
+
+    [Fact]
     public async Task AReleaseWithAnotherOwnersTokenDeletesNothing()
     {
         var locks = Locks(redis.Connection);

@@ -123,6 +123,40 @@ public abstract class WorkerHandlerTests(RedisServerFixture redis) : IDisposable
     }
 
     [Fact]
+    public async Task FourQueuedDeploymentsOfOneProjectOnFourSlotsDoNotHoldUpAnotherProjectsDeployment()
+    {
+        var publisher = new RecordingPublisher();
+        var options = Options();
+        options.Deployment.BuildDuration = options.Deployment.DeployDuration = TimeSpan.FromSeconds(1);
+        options.Deployment.LockRetry = TimeSpan.FromMilliseconds(200);
+        var handler = new DeploymentHandler(Locks(), publisher, Microsoft.Extensions.Options.Options.Create(options), NullLogger<DeploymentHandler>.Instance);
+        var (busy, other) = (Guid.NewGuid().ToString("N"), Guid.NewGuid().ToString("N"));
+        EnqueueRequest Deploy(string project, string id) => new("", "deployment",
+            $"{{\"projectId\":\"{project}\",\"deploymentId\":\"{id}\",\"branch\":\"main\",\"environment\":\"staging\"}}");
+
+        var statuses = await RunAsync(handler, concurrency: 4,
+            Deploy(busy, "b1"), Deploy(busy, "b2"), Deploy(busy, "b3"), Deploy(busy, "b4"), Deploy(other, "o1"));
+
+        // Each waiting deployment went back to the queue (its attempt not counted) instead of holding a slot.
+        Assert.All(statuses, s => Assert.Equal((JobState.Completed, 1), (s.State, s.Attempts)));
+        var events = publisher.Events.ToArray();
+        var otherBuilds = Array.FindIndex(events, e => e.DeploymentId == "o1" && e.Status == "building");
+        var firstOfBusyEnds = Array.FindIndex(events, e => e.ProjectId == busy && e.Status == "succeeded");
+        Assert.True(otherBuilds >= 0 && otherBuilds < firstOfBusyEnds,
+            $"the other project's deployment started building at event {otherBuilds}, after the busy project's first ended at {firstOfBusyEnds}");
+        Assert.All(events.GroupBy(e => (e.DeploymentId, e.Status)), g => Assert.Single(g)); // "queued" once, however often deferred
+        var held = events.Where(e => e.ProjectId == busy && e.Status != "queued").ToArray();
+        for (var i = 0; i < held.Length; i++)
+        {
+            if (held[i].Status == "building")
+            {
+                var end = Array.FindIndex(held, i, e => e.DeploymentId == held[i].DeploymentId && e.Status is "succeeded" or "failed");
+                Assert.All(held[(i + 1)..end], e => Assert.Equal(held[i].DeploymentId, e.DeploymentId));
+            }
+        }
+    }
+
+    [Fact]
     public async Task AnEmailIsWrittenToTheMailSinkAndABadAddressFailsWithoutRetry()
     {
         var options = Options();
