@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using StackExchange.Redis;
 
 namespace Platform.Jobs;
@@ -33,10 +34,10 @@ internal sealed class ProcessorContext(JobQueue queue, JobProcessorOptions optio
     }
 
     /// <summary>
-    /// Redis is away, slow, or back but still loading its data (LOADING): worth retrying. A Redis call cancelled by the
-    /// client (its connection failed before the reply) counts too: the processor never cancels its Redis calls.
+    /// Worth retrying: Redis is away, slow, or refusing work for a while (<see cref="RedisOutage.IsOutage"/>: LOADING,
+    /// BUSY, READONLY...), or a Redis call was cancelled by the client (its connection failed before the reply): the
+    /// processor never cancels its Redis calls itself.
     /// </summary>
-    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException or TaskCanceledException
-        || (e is RedisServerException && e.Message.StartsWith("LOADING", StringComparison.Ordinal))
+    public static bool IsOutage(Exception e) => RedisOutage.IsOutage(e) || e is TaskCanceledException
         || (e.InnerException is { } inner && IsOutage(inner));
 }
