@@ -25,6 +25,7 @@ public sealed class JobIdentityTests(DistributedAppFixture system)
         await system.ExecuteCommandAsync("redis", KnownResourceCommands.StartCommand);
         alice = await SignInAgainAsync(gateway, aliceEmail); // sessions were in Redis too
         var bob = await SignInAgainAsync(gateway, bobEmail);
+        await UntilApiIsBackAsync(gateway, bob.Token); // auth reconnected first; api's own connection may still be on its way
         var theirs = await gateway.CreateProjectAsync(bob.Token, "bobs");
         var recent = await DeployAsync(gateway, bob.Token, theirs.Id);
 
@@ -42,6 +43,21 @@ public sealed class JobIdentityTests(DistributedAppFixture system)
         using var response = await DeploymentTests.PostAsync(gateway, $"/api/projects/{projectId}/deployments", token, new { branch = "main", environment = "staging" });
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         return (await response.Content.ReadFromJsonAsync<DeploymentTests.Accepted>())!.JobId;
+    }
+
+    private static async Task UntilApiIsBackAsync(HttpClient gateway, string token)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            using var response = await gateway.GetAsync("/api/whoami", token);
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"api still answering {(int)response.StatusCode} a minute after Redis returned");
+            await Task.Delay(250);
+        }
     }
 
     private static async Task<Login> SignInAgainAsync(HttpClient gateway, string email)
