@@ -301,7 +301,7 @@ public sealed class PersistentRedisFixture : DistributedAppFixture
             .Any(dir => File.Exists(Path.Combine(dir, "redis-server")));
         if (!onPath && Environment.GetEnvironmentVariable("CI") is null)
         {
-            Unavailable = "redis-server is not on PATH (the append-only file needs the local runtime); install it to run this test.";
+            Unavailable = "redis-server is not on PATH (the append-only file needs the local runtime); install it to run this test: sudo apt-get install redis-server.";
             return;
         }
         await base.InitializeAsync();

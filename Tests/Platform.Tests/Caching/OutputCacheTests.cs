@@ -8,7 +8,7 @@ namespace Platform.Tests.Caching;
 public sealed class OutputCacheOnRedisServer(RedisServerFixture redis) : OutputCacheTests(redis)
 {
     /// <summary>Only here: Garnet keeps no command statistics (the store's code is the same on both).</summary>
-    [Fact]
+    [RedisServerFact("INFO commandstats")]
     public async Task TheStoreNeverSendsKeys()
     {
         var id = Guid.NewGuid().ToString("N");
@@ -25,7 +25,7 @@ public sealed class OutputCacheOnRedisServer(RedisServerFixture redis) : OutputC
     }
 
     /// <summary>The race is closed on the miss path only: a hit sends the entry's GET and nothing else.</summary>
-    [Fact]
+    [RedisServerFact("INFO commandstats")]
     public async Task AHitSendsOnlyTheEntrysGetAndAMissAlsoReadsTheEvictionSequenceTwice()
     {
         await using var admin = await Redis.ConnectAsync(",allowAdmin=true");

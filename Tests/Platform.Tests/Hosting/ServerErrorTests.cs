@@ -21,7 +21,7 @@ public sealed class ServerErrorTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
-    [Fact]
+    [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]
     public async Task EveryRefusalARealServerSendsAndATimeoutAreOutages()
     {
         await using var primary = await RedisServerProcess.StartNewAsync();
@@ -70,7 +70,7 @@ public sealed class ServerErrorTests
         Assert.False(RedisOutage.IsOutage(new RedisServerException("BUSYKEY Target key name already exists.")));
     }
 
-    [Fact]
+    [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]
     public async Task WhileAScriptRunsTooLongRequestsGet503TheLimiterFailsOpenOrClosedAndNoHostStops()
     {
         await using var server = await RedisServerProcess.StartNewAsync();
@@ -92,7 +92,7 @@ public sealed class ServerErrorTests
         AssertRunning(failClosed);
     }
 
-    [Fact]
+    [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]
     public async Task OnARedisDemotedToReplicaWritesGet503AndTheLimiterFailsOpen()
     {
         await using var primary = await RedisServerProcess.StartNewAsync();
@@ -110,7 +110,7 @@ public sealed class ServerErrorTests
         AssertRunning(host);
     }
 
-    [Fact]
+    [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]
     public async Task WhileRedisLoadsItsDataRequestsGet503AndANotifierStartedMeanwhileComesUpOnceItIsReady()
     {
         await using var server = await RedisServerProcess.StartNewAsync();
@@ -140,7 +140,7 @@ public sealed class ServerErrorTests
         AssertRunning(host);
     }
 
-    [Fact]
+    [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]
     public async Task ATimeoutWhileCountingSessionsDoesNotStopTheSampler()
     {
         await using var server = await RedisServerProcess.StartNewAsync();

@@ -11,7 +11,7 @@ namespace Platform.Tests.Jobs;
 [Collection(RedisCollection.Name)]
 public sealed class JobQueueRestartTests
 {
-    [Fact]
+    [RedisServerFact("the append-only file")]
     public async Task WorkersReconnectAfterARedisRestartAndNoAcknowledgedEnqueueIsLost()
     {
         const int count = 2000;

@@ -31,7 +31,7 @@ public sealed class NotificationOutageTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    [Fact]
+    [RedisServerFact("CLIENT KILL")]
     public async Task EventsPublishedWhileTheSubscriptionIsDownArriveFromTheHistoryInOrder()
     {
         var token = await _host.SignInAsync("u-outage");
@@ -59,7 +59,7 @@ public sealed class NotificationOutageTests : IAsyncLifetime
         Assert.Equal(after, Assert.Single(await client.ReadEventsAsync(1)).Id);
     }
 
-    [Fact]
+    [RedisServerFact("CLIENT KILL")]
     public async Task ARedisRestartThatLostTheDataEndsStreamsAndTheyResumeWithAResetEvenOnceTheNewIdsPassedTheirs()
     {
         var token = await _host.SignInAsync("u-restart");

@@ -41,7 +41,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         var redisServer = FindRedisServer();
         if (kind == RedisServerKind.RedisServer && redisServer is null)
         {
-            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            if (UnderCi)
             {
                 throw new InvalidOperationException(
                     "CI must test on redis-server and none is on PATH: .ci/run installs it (apt-get install redis-server).");
@@ -221,6 +221,12 @@ public sealed class RedisServerProcess : IAsyncDisposable
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
         : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
         : "dotnet";
+
+    /// <summary>Whether a redis-server is on PATH (where it is not, tests asking for one run on Garnet, or skip).</summary>
+    public static bool IsRedisServerOnPath => FindRedisServer() is not null;
+
+    /// <summary>Under CI (<c>CI=true</c>) nothing redis-server can run may be skipped or moved to Garnet.</summary>
+    public static bool UnderCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     private static string? FindRedisServer() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
