@@ -21,6 +21,8 @@
   The epoch (<prefix>epoch) is replaced whenever the sequence starts again (a new queue, or a Redis that lost its
   data) or is itself gone: a job id never names two jobs, even across data loss, so an id kept elsewhere (a
   deployment row in SQLite) can never come to name a later, unrelated job.
+  Commands: TIME, ZCARD, a GET (+ EXISTS) per idempotency key, then for the new jobs one INCRBY, GET of the epoch, one
+  HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH.
   Returns  { id, created, id, created, ... } in the order of the jobs: created is 1 when enqueued, 0 when the
            idempotency key already named a live job (whose id is returned).
 ]]
@@ -29,40 +31,64 @@ local prefix, queue, doorbell = ARGV[1], ARGV[2], ARGV[3]
 local maxPriority = tonumber(ARGV[4])
 local traceparent, tracestate = ARGV[6], ARGV[7]
 local first, width = 8, 6
+local count = (#ARGV - first + 1) / width
+local function arg(job, field) return ARGV[first + job * width + field] end
+
+-- Which jobs are new: a key that names a live job returns it; a key repeated in this call names the job of its
+-- first occurrence. New jobs then take their sequence numbers with one INCRBY.
+local existing, sameAs, firstWithKey = {}, {}, {}
+local fresh = 0
+for job = 0, count - 1 do
+  local key = arg(job, 5)
+  local firstJob = key ~= '' and firstWithKey[key]
+  if firstJob then
+    if existing[firstJob] then
+      existing[job] = existing[firstJob]
+    else
+      sameAs[job] = firstJob
+    end
+  else
+    local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
+    if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
+      existing[job] = id
+    else
+      fresh = fresh + 1
+    end
+    if key ~= '' then
+      firstWithKey[key] = job
+    end
+  end
+end
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local epochKey = prefix .. 'epoch'
-local epoch = redis.call('GET', epochKey)
-local readyWasEmpty = redis.call('ZCARD', ready) == 0
-local firstDue = nil -- the earliest due time scheduled before this call, read once when a delayed job needs it
-local ring = nil
-
-local reply = {}
-for at = first, #ARGV, width do
-  local jobType, payload, priority, delay, maxAttempts, key =
-    ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 4], ARGV[at + 5]
-
-  local existing = nil
-  local idem = ''
-  if key ~= '' then
-    idem = prefix .. 'idem:' .. key
-    existing = redis.call('GET', idem)
-    if existing and redis.call('EXISTS', prefix .. 'job:' .. existing) == 0 then
-      existing = nil
-    end
+local seq = 0
+local epoch = nil
+if fresh > 0 then
+  seq = redis.call('INCRBY', sequence, fresh) - fresh
+  local epochKey = prefix .. 'epoch'
+  epoch = redis.call('GET', epochKey)
+  if seq == 0 or not epoch then
+    epoch = ARGV[5]
+    redis.call('SET', epochKey, epoch)
   end
+end
 
-  if existing then
-    reply[#reply + 1] = existing
+local readyWasEmpty = redis.call('ZCARD', ready) == 0
+local readyAdds, scheduledAdds, idemSets = {}, {}, {}
+local earliestNewDue = nil
+local ring = nil
+local ids = {}
+local reply = {}
+for job = 0, count - 1 do
+  local id = existing[job] or (sameAs[job] and ids[sameAs[job]])
+  if id then
+    reply[#reply + 1] = id
     reply[#reply + 1] = 0
   else
-    local seq = redis.call('INCR', sequence)
-    if seq == 1 or not epoch then
-      epoch = ARGV[5]
-      redis.call('SET', epochKey, epoch)
-    end
-    local id = queue .. '-' .. epoch .. '-' .. seq
+    seq = seq + 1
+    id = queue .. '-' .. epoch .. '-' .. seq
+    local priority, delay, key = arg(job, 2), tonumber(arg(job, 3)), arg(job, 5)
     -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
     local score = string.format('%.0f', (maxPriority - tonumber(priority)) * 4294967296 + seq % 4294967296)
     local state = 'pending'
@@ -70,35 +96,48 @@ for at = first, #ARGV, width do
       state = 'scheduled'
     end
     redis.call('HSET', prefix .. 'job:' .. id,
-      'id', id, 'type', jobType, 'payload', payload, 'priority', priority, 'score', score,
-      'state', state, 'attempts', 0, 'maxAttempts', maxAttempts, 'enqueuedAt', now, 'dueAt', now + delay,
+      'id', id, 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
+      'state', state, 'attempts', 0, 'maxAttempts', arg(job, 4), 'enqueuedAt', now, 'dueAt', now + delay,
       'traceparent', traceparent, 'tracestate', tracestate, 'idem', key)
-
     if delay > 0 then
-      -- Idle workers sleep until the earliest due time they know of, and must learn of an earlier one.
-      if firstDue == nil then
-        local earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-        firstDue = tonumber(earliest[2]) or math.huge
+      scheduledAdds[#scheduledAdds + 1] = now + delay
+      scheduledAdds[#scheduledAdds + 1] = id
+      if not earliestNewDue or now + delay < earliestNewDue then
+        earliestNewDue = now + delay
       end
-      if now + delay < firstDue then
-        ring = ring or id
-      end
-      redis.call('ZADD', scheduled, now + delay, id)
     else
+      readyAdds[#readyAdds + 1] = score
+      readyAdds[#readyAdds + 1] = id
       -- Only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
       if readyWasEmpty then
         ring = ring or id
       end
-      redis.call('ZADD', ready, score, id)
     end
-    if idem ~= '' then
-      redis.call('SET', idem, id)
+    if key ~= '' then
+      idemSets[#idemSets + 1] = prefix .. 'idem:' .. key
+      idemSets[#idemSets + 1] = id
     end
+    ids[job] = id
     reply[#reply + 1] = id
     reply[#reply + 1] = 1
   end
 end
 
+-- One command per set for the whole call (at most JobQueue.MaxBatchSize jobs: well inside Lua's unpack limit).
+if earliestNewDue then
+  -- Idle workers sleep until the earliest due time they know of, and must learn of an earlier one.
+  local earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  if not earliest[2] or earliestNewDue < tonumber(earliest[2]) then
+    ring = ring or scheduledAdds[2]
+  end
+  redis.call('ZADD', scheduled, unpack(scheduledAdds))
+end
+if #readyAdds > 0 then
+  redis.call('ZADD', ready, unpack(readyAdds))
+end
+if #idemSets > 0 then
+  redis.call('MSET', unpack(idemSets))
+end
 if ring then
   redis.call('PUBLISH', doorbell, ring)
 end

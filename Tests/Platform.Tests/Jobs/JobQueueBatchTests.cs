@@ -35,8 +35,16 @@ public abstract class JobQueueBatchTests(RedisServerFixture redis)
         // Across calls the key still names the batch's job.
         Assert.Equal(new EnqueueResult(results[0].JobId, false),
             await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-7")));
-        var again = await jobs.EnqueueManyAsync([new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-8")]);
-        Assert.Equal(new EnqueueResult(results[3].JobId, false), Assert.Single(again));
+        var again = await jobs.EnqueueManyAsync(
+        [
+            new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-8"),
+            new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-9"),
+            new EnqueueRequest(_queue, "t", "{}", IdempotencyKey: "order-8"),
+        ]);
+        Assert.Equal(new EnqueueResult(results[3].JobId, false), again[0]);
+        Assert.True(again[1].Created);
+        Assert.Equal(new EnqueueResult(results[3].JobId, false), again[2]);
+        Assert.Equal(4, (await jobs.GetCountsAsync(_queue)).Ready);
         Assert.Equal("{\"n\":0}", await redis.Connection.GetDatabase().HashGetAsync(new JobKeys(_queue).Job(results[0].JobId), "payload"));
     }
 
