@@ -125,13 +125,15 @@ public sealed class NotificationHub : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var waking = WakeIdleStreamsAsync(stoppingToken);
+        using var stopWaking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var waking = WakeIdleStreamsAsync(stopWaking.Token);
         try
         {
             await DeliverAsync(stoppingToken);
         }
         finally
         {
+            await stopWaking.CancelAsync();
             await waking;
         }
     }
