@@ -35,6 +35,9 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
 
     public IReadOnlyList<string> Queues => _options.Queues;
 
+    /// <summary>Jobs one <see cref="EnqueueManyAsync"/> call takes at most.</summary>
+    public const int MaxBatchSize = 1000;
+
     /// <summary>
     /// Enqueues a job, carrying the current trace context with it. Throws <see cref="JobValidationException"/> (and
     /// enqueues nothing) for an unknown queue, a payload that is not JSON or is too large, or an option out of range.
@@ -43,28 +46,105 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
     {
         ArgumentNullException.ThrowIfNull(request);
         Validate(request);
-        var keys = KeysOf(request.Queue);
-
-        using var span = JobTelemetry.Source.StartActivity($"job enqueue {request.Queue}", ActivityKind.Producer);
-        span?.SetTag("messaging.system", "redis");
-        span?.SetTag("messaging.destination.name", request.Queue);
-        span?.SetTag("job.type", request.Type);
-        var context = span ?? Activity.Current;
-        var result = (RedisResult[])(await Enqueue.EvaluateAsync(redis.GetDatabase(), keys.All,
-        [
-            keys.Prefix, request.Queue, request.Type, request.Payload, request.Priority,
-            (long)(request.Delay ?? TimeSpan.Zero).TotalMilliseconds, request.MaxAttempts ?? _options.DefaultMaxAttempts,
-            request.IdempotencyKey ?? "", context?.Id ?? "", context?.TraceStateString ?? "", keys.Doorbell,
-            JobQueueOptions.MaxPriority, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(JobKeys.EpochLength / 2)),
-        ]))!;
-        var enqueued = new EnqueueResult((string)result[0]!, (long)result[1] == 1);
-        span?.SetTag("job.id", enqueued.JobId);
-        if (enqueued.Created)
-        {
-            telemetry.Enqueued.Add(1, new KeyValuePair<string, object?>("queue", request.Queue));
-        }
-        return enqueued;
+        return (await EnqueueBatchAsync(request.Queue, [request]))[0];
     }
+
+    /// <summary>
+    /// Enqueues jobs for one queue in one round trip (one script, one doorbell ring), in order, each exactly as
+    /// <see cref="EnqueueAsync"/> would: the same validation, the same idempotency (a key that repeats within the batch
+    /// returns the job its first occurrence created). All or nothing on bad input: if any job is invalid, or the jobs
+    /// name more than one queue, or there are more than <see cref="MaxBatchSize"/>, it throws
+    /// <see cref="JobValidationException"/> (its message names the job's index) and enqueues none of them.
+    /// Returns one result per job, in the order given.
+    /// </summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueManyAsync(IReadOnlyList<EnqueueRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        if (requests.Count == 0)
+        {
+            return [];
+        }
+        if (requests.Count > MaxBatchSize)
+        {
+            throw new JobValidationException("jobs", $"A batch holds at most {MaxBatchSize} jobs; got {requests.Count}. Split it.");
+        }
+        var queue = requests[0]?.Queue;
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var request = requests[i] ?? throw new JobValidationException("jobs", $"Job {i} of the batch is null.");
+            if (request.Queue != queue)
+            {
+                throw new JobValidationException("queue", $"Job {i} of the batch is for queue '{request.Queue}', job 0 for '{queue}': a batch goes to one queue.");
+            }
+            try
+            {
+                Validate(request);
+            }
+            catch (JobValidationException e)
+            {
+                throw new JobValidationException(e.Field, $"Job {i} of the batch: {e.Message} Nothing was enqueued.");
+            }
+        }
+        return await EnqueueBatchAsync(queue!, requests);
+    }
+
+    private async Task<EnqueueResult[]> EnqueueBatchAsync(string queue, IReadOnlyList<EnqueueRequest> requests)
+    {
+        var keys = KeysOf(queue);
+        using var span = JobTelemetry.Source.StartActivity($"job enqueue {queue}", ActivityKind.Producer);
+        span?.SetTag("messaging.system", "redis");
+        span?.SetTag("messaging.destination.name", queue);
+        if (requests.Count == 1)
+        {
+            span?.SetTag("job.type", requests[0].Type);
+        }
+        else
+        {
+            span?.SetTag("messaging.batch.message_count", requests.Count);
+        }
+        var context = span ?? Activity.Current;
+
+        var args = new RedisValue[EnqueueFixedArgs + EnqueueArgsPerJob * requests.Count];
+        args[0] = keys.Prefix;
+        args[1] = queue;
+        args[2] = keys.Doorbell;
+        args[3] = JobQueueOptions.MaxPriority;
+        args[4] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(JobKeys.EpochLength / 2));
+        args[5] = context?.Id ?? "";
+        args[6] = context?.TraceStateString ?? "";
+        var at = EnqueueFixedArgs;
+        foreach (var request in requests)
+        {
+            args[at++] = request.Type;
+            args[at++] = request.Payload;
+            args[at++] = request.Priority;
+            args[at++] = (long)(request.Delay ?? TimeSpan.Zero).TotalMilliseconds;
+            args[at++] = request.MaxAttempts ?? _options.DefaultMaxAttempts;
+            args[at++] = request.IdempotencyKey ?? "";
+        }
+        var reply = (RedisResult[])(await Enqueue.EvaluateAsync(redis.GetDatabase(), keys.All, args))!;
+
+        var results = new EnqueueResult[requests.Count];
+        var created = 0;
+        for (var i = 0; i < results.Length; i++)
+        {
+            results[i] = new EnqueueResult((string)reply[2 * i]!, (long)reply[2 * i + 1] == 1);
+            created += results[i].Created ? 1 : 0;
+        }
+        if (requests.Count == 1)
+        {
+            span?.SetTag("job.id", results[0].JobId);
+        }
+        if (created > 0)
+        {
+            telemetry.Enqueued.Add(created, new KeyValuePair<string, object?>("queue", queue));
+        }
+        return results;
+    }
+
+    // enqueue.lua's ARGV: 7 for the call, then 6 per job.
+    private const int EnqueueFixedArgs = 7;
+    private const int EnqueueArgsPerJob = 6;
 
     /// <summary>A job's status, or null if there is no such job (never was, or past its retention).</summary>
     public async Task<JobStatus?> GetAsync(string jobId)

@@ -1,5 +1,6 @@
---[[ enqueue.lua: add a job to a queue, ready now or scheduled for later; or, for a known idempotency key,
-  return the job already enqueued under it.
+--[[ enqueue.lua: add jobs to one queue (one job, or a batch of many in one call), each ready now or scheduled for
+  later; for a known idempotency key, return the job already enqueued under it instead (a key that repeats inside
+  the batch names the job its first occurrence enqueued, as it would across calls).
   KEYS (every Jobs script gets the same six, in JobKeys.All order; all share the queue's hash tag)
     [1] ready      jobs:{<q>}:ready      zset: job id by (maxPriority - priority) * 2^32 + sequence (lowest first)
     [2] scheduled  jobs:{<q>}:scheduled  zset: job id by the time it becomes due, ms
@@ -9,69 +10,135 @@
     [6] reaper     jobs:{<q>}:reaper     the reaper's once-per-interval guard
   ARGV[1]  key prefix jobs:{<q>}:  (job hashes are <prefix>job:<id>, idempotency keys <prefix>idem:<key>)
   ARGV[2]  queue name (job ids are <queue>-<epoch>-<sequence>)
-  ARGV[3]  type           ARGV[4]  payload (JSON, validated by the caller)
-  ARGV[5]  priority (0..ARGV[12], higher runs first)          ARGV[6]  delay, ms (0: ready now)
-  ARGV[7]  max attempts   ARGV[8]  idempotency key, or ''
-  ARGV[9]  traceparent, or ''      ARGV[10] tracestate, or ''
-  ARGV[11] doorbell channel, rung when the queue was empty or this job is the next one due
-  ARGV[12] max priority
-  ARGV[13] a fresh random epoch (8 hex digits), used only if the queue needs a new one
+  ARGV[3]  doorbell channel, rung at most once per call: when the queue was empty and this call made a job ready, or
+           when a job of this call is due before every scheduled job that was there before it
+  ARGV[4]  max priority
+  ARGV[5]  a fresh random epoch (8 hex digits), used only if the queue needs a new one
+  ARGV[6]  traceparent, or ''      ARGV[7]  tracestate, or ''   (of the enqueue span: the same for every job)
+  then, for each job, 6 values from ARGV[8] on:
+    type, payload (JSON, validated by the caller), priority (0..ARGV[4], higher runs first), delay in ms (0: ready
+    now), max attempts, idempotency key or ''
   The epoch (<prefix>epoch) is replaced whenever the sequence starts again (a new queue, or a Redis that lost its
   data) or is itself gone: a job id never names two jobs, even across data loss, so an id kept elsewhere (a
   deployment row in SQLite) can never come to name a later, unrelated job.
-  Returns  { job id, 1 } when enqueued; { existing job id, 0 } when the idempotency key already named a live job.
+  Commands: TIME, ZCARD, a GET (+ EXISTS) per idempotency key, then for the new jobs one INCRBY, GET of the epoch, one
+  HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH.
+  Returns  { id, created, id, created, ... } in the order of the jobs: created is 1 when enqueued, 0 when the
+           idempotency key already named a live job (whose id is returned).
 ]]
 local ready, scheduled, sequence = KEYS[1], KEYS[2], KEYS[5]
-local prefix = ARGV[1]
+local prefix, queue, doorbell = ARGV[1], ARGV[2], ARGV[3]
+local maxPriority = tonumber(ARGV[4])
+local traceparent, tracestate = ARGV[6], ARGV[7]
+local first, width = 8, 6
+local count = (#ARGV - first + 1) / width
+local function arg(job, field) return ARGV[first + job * width + field] end
 
-local idem = ''
-if ARGV[8] ~= '' then
-  idem = prefix .. 'idem:' .. ARGV[8]
-  local existing = redis.call('GET', idem)
-  if existing and redis.call('EXISTS', prefix .. 'job:' .. existing) == 1 then
-    return { existing, 0 }
+-- Which jobs are new: a key that names a live job returns it; a key repeated in this call names the job of its
+-- first occurrence. New jobs then take their sequence numbers with one INCRBY.
+local existing, sameAs, firstWithKey = {}, {}, {}
+local fresh = 0
+for job = 0, count - 1 do
+  local key = arg(job, 5)
+  local firstJob = key ~= '' and firstWithKey[key]
+  if firstJob then
+    if existing[firstJob] then
+      existing[job] = existing[firstJob]
+    else
+      sameAs[job] = firstJob
+    end
+  else
+    local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
+    if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
+      existing[job] = id
+    else
+      fresh = fresh + 1
+    end
+    if key ~= '' then
+      firstWithKey[key] = job
+    end
   end
 end
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local seq = redis.call('INCR', sequence)
-local epochKey = prefix .. 'epoch'
-local epoch = redis.call('GET', epochKey)
-if seq == 1 or not epoch then
-  epoch = ARGV[13]
-  redis.call('SET', epochKey, epoch)
-end
-local id = ARGV[2] .. '-' .. epoch .. '-' .. seq
--- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
-local score = string.format('%.0f', (tonumber(ARGV[12]) - tonumber(ARGV[5])) * 4294967296 + seq % 4294967296)
-local delay = tonumber(ARGV[6])
-local state = 'pending'
-if delay > 0 then
-  state = 'scheduled'
+local seq = 0
+local epoch = nil
+if fresh > 0 then
+  seq = redis.call('INCRBY', sequence, fresh) - fresh
+  local epochKey = prefix .. 'epoch'
+  epoch = redis.call('GET', epochKey)
+  if seq == 0 or not epoch then
+    epoch = ARGV[5]
+    redis.call('SET', epochKey, epoch)
+  end
 end
 
-redis.call('HSET', prefix .. 'job:' .. id,
-  'id', id, 'type', ARGV[3], 'payload', ARGV[4], 'priority', ARGV[5], 'score', score,
-  'state', state, 'attempts', 0, 'maxAttempts', ARGV[7], 'enqueuedAt', now, 'dueAt', now + delay,
-  'traceparent', ARGV[9], 'tracestate', ARGV[10], 'idem', ARGV[8])
+local readyWasEmpty = redis.call('ZCARD', ready) == 0
+local readyAdds, scheduledAdds, idemSets = {}, {}, {}
+local earliestNewDue = nil
+local ring = nil
+local ids = {}
+local reply = {}
+for job = 0, count - 1 do
+  local id = existing[job] or (sameAs[job] and ids[sameAs[job]])
+  if id then
+    reply[#reply + 1] = id
+    reply[#reply + 1] = 0
+  else
+    seq = seq + 1
+    id = queue .. '-' .. epoch .. '-' .. seq
+    local priority, delay, key = arg(job, 2), tonumber(arg(job, 3)), arg(job, 5)
+    -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
+    local score = string.format('%.0f', (maxPriority - tonumber(priority)) * 4294967296 + seq % 4294967296)
+    local state = 'pending'
+    if delay > 0 then
+      state = 'scheduled'
+    end
+    redis.call('HSET', prefix .. 'job:' .. id,
+      'id', id, 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
+      'state', state, 'attempts', 0, 'maxAttempts', arg(job, 4), 'enqueuedAt', now, 'dueAt', now + delay,
+      'traceparent', traceparent, 'tracestate', tracestate, 'idem', key)
+    if delay > 0 then
+      scheduledAdds[#scheduledAdds + 1] = now + delay
+      scheduledAdds[#scheduledAdds + 1] = id
+      if not earliestNewDue or now + delay < earliestNewDue then
+        earliestNewDue = now + delay
+      end
+    else
+      readyAdds[#readyAdds + 1] = score
+      readyAdds[#readyAdds + 1] = id
+      -- Only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
+      if readyWasEmpty then
+        ring = ring or id
+      end
+    end
+    if key ~= '' then
+      idemSets[#idemSets + 1] = prefix .. 'idem:' .. key
+      idemSets[#idemSets + 1] = id
+    end
+    ids[job] = id
+    reply[#reply + 1] = id
+    reply[#reply + 1] = 1
+  end
+end
 
-if delay > 0 then
-  -- Ring when this job is due before every other scheduled one: idle workers sleep until the earliest due time
-  -- they know of, and must learn of an earlier one.
-  local first = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-  if not first[2] or now + delay < tonumber(first[2]) then
-    redis.call('PUBLISH', ARGV[11], id)
+-- One command per set for the whole call (at most JobQueue.MaxBatchSize jobs: well inside Lua's unpack limit).
+if earliestNewDue then
+  -- Idle workers sleep until the earliest due time they know of, and must learn of an earlier one.
+  local earliest = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
+  if not earliest[2] or earliestNewDue < tonumber(earliest[2]) then
+    ring = ring or scheduledAdds[2]
   end
-  redis.call('ZADD', scheduled, now + delay, id)
-else
-  -- Ring only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
-  if redis.call('ZCARD', ready) == 0 then
-    redis.call('PUBLISH', ARGV[11], id)
-  end
-  redis.call('ZADD', ready, score, id)
+  redis.call('ZADD', scheduled, unpack(scheduledAdds))
 end
-if idem ~= '' then
-  redis.call('SET', idem, id)
+if #readyAdds > 0 then
+  redis.call('ZADD', ready, unpack(readyAdds))
 end
-return { id, 1 }
+if #idemSets > 0 then
+  redis.call('MSET', unpack(idemSets))
+end
+if ring then
+  redis.call('PUBLISH', doorbell, ring)
+end
+return reply

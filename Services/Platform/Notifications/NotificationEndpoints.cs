@@ -1,4 +1,3 @@
-using System.Net.ServerSentEvents;
 using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -37,7 +36,7 @@ public static class NotificationEndpoints
         return endpoints;
     }
 
-    private static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> StreamAsync(
+    private static async Task<Results<NotificationStream, ProblemHttpResult>> StreamAsync(
         HttpContext context, NotificationHub hub, NotificationHistory history, NotificationAccess access, SessionStore sessions,
         StreamSlots slots, IOptions<NotificationStreamOptions> options, IOptions<SessionStoreOptions> sessionOptions, NotificationTelemetry telemetry,
         ILoggerFactory loggers)
@@ -65,7 +64,7 @@ public static class NotificationEndpoints
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Notifications are unavailable",
                 detail: "This notifier is not subscribed to Redis yet. Retry shortly.");
         }
-        // Also when the stream is never enumerated (the client left before it started): a subscription left behind
+        // Also when the stream never runs (the client left before it started): a subscription left behind
         // would hold a slot in the hub for the life of the process. Leaving twice is harmless.
         context.Response.RegisterForDispose(subscription);
         HistoryRead? replay = null;
@@ -86,11 +85,8 @@ public static class NotificationEndpoints
             throw;
         }
 
-        var stream = new NotificationStream(context, subscription, slot, replay, viewer, access, sessions, options.Value, telemetry,
+        return new NotificationStream(subscription, slot, replay, viewer, access, sessions, options.Value, telemetry,
             loggers.CreateLogger(typeof(NotificationStream)));
-        // The SseItem<T> overload with T = string: each item's data is written as is. The overload for IAsyncEnumerable<T>
-        // would take T = SseItem<string> and serialize every item as a JSON object.
-        return TypedResults.ServerSentEvents<string>(stream.ReadAsync(context.RequestAborted));
     }
 
     private static async Task<Results<Ok<List<JsonElement>>, ProblemHttpResult>> HistoryAsync(

@@ -9,8 +9,16 @@ namespace Platform.Notifications;
 public sealed record NotificationEvent(
     string Epoch, long Id, string Type, string Channel, DateTimeOffset Timestamp, string? ProjectId, string? Traceparent, string Json)
 {
+    private byte[]? _frame;
+
     /// <summary>The SSE <c>id:</c>, <c>&lt;epoch&gt;-&lt;id&gt;</c> (see <see cref="EventPosition"/>).</summary>
     public string EventId => EventPosition.Format(Epoch, Id);
+
+    /// <summary>
+    /// The event as one SSE message, encoded on first use and then shared: the hub encodes a live event once and
+    /// every stream writes these same bytes.
+    /// </summary>
+    internal byte[] Frame => _frame ??= SseFrame.Encode(Type, Json, EventId);
 
     public static NotificationEvent Parse(string json)
     {

@@ -109,7 +109,55 @@ public sealed class NotificationHub : BackgroundService
         _telemetry.ConnectedClients.Add(-1);
     }
 
+    /// <summary>
+    /// How often idle streams are woken to check their heartbeat and session deadlines: a quarter of the shorter
+    /// interval, at most a second, so each is met within that much.
+    /// </summary>
+    internal TimeSpan WakeInterval
+    {
+        get
+        {
+            var options = _options.Value;
+            var shorter = options.HeartbeatInterval < options.SessionRevalidationInterval ? options.HeartbeatInterval : options.SessionRevalidationInterval;
+            return TimeSpan.FromTicks(Math.Clamp(shorter.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var stopWaking = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var waking = WakeIdleStreamsAsync(stopWaking.Token);
+        try
+        {
+            await DeliverAsync(stoppingToken);
+        }
+        finally
+        {
+            await stopWaking.CancelAsync();
+            await waking;
+        }
+    }
+
+    // One timer for the process instead of one per stream: a stream's wait for its next event then needs none.
+    private async Task WakeIdleStreamsAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(WakeInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                foreach (var subscription in Volatile.Read(ref _subscriptions))
+                {
+                    subscription.Wake();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task DeliverAsync(CancellationToken stoppingToken)
     {
         await SubscribeToRedisAsync(stoppingToken);
         try
@@ -257,6 +305,8 @@ public sealed class NotificationHub : BackgroundService
         ActivityContext.TryParse(notification.Traceparent, null, out var parent);
         using var span = NotificationTelemetry.Source.StartActivity($"notify deliver {notification.Type}", ActivityKind.Consumer, parent);
         var subscriptions = Volatile.Read(ref _subscriptions);
+        // Encoded here, once for the process: every stream writes these same bytes.
+        _ = notification.Frame;
         var dropped = 0;
         foreach (var subscription in subscriptions)
         {

@@ -1,7 +1,8 @@
-using System.Net.ServerSentEvents;
-using System.Runtime.CompilerServices;
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Platform.Hosting;
 using Platform.Sessions;
@@ -13,9 +14,13 @@ namespace Platform.Notifications;
 /// once and in id order, filtered by what the viewer may see; heartbeat comments while idle; the session checked
 /// again every <see cref="NotificationStreamOptions.SessionRevalidationInterval"/>, ending the stream once revoked, and
 /// its stream slot renewed at the same time.
+/// <para>
+/// A live event is written as the bytes the hub encoded once for every stream (<see cref="NotificationEvent.Frame"/>),
+/// straight to the response's pipe; the events that are waiting go out with one flush. Nothing here allocates per
+/// event: no per-stream formatting, no timer per wait (the hub wakes idle streams, see <see cref="NotificationSubscription.Wake"/>).
+/// </para>
 /// </summary>
 internal sealed class NotificationStream(
-    HttpContext context,
     NotificationSubscription subscription,
     StreamSlot slot,
     HistoryRead? replay,
@@ -24,7 +29,7 @@ internal sealed class NotificationStream(
     SessionStore sessions,
     NotificationStreamOptions options,
     NotificationTelemetry telemetry,
-    ILogger logger)
+    ILogger logger) : IResult
 {
     public const string ResetEventType = "reset";
     private static readonly byte[] OpenComment = ": stream open\n\n"u8.ToArray();
@@ -32,14 +37,40 @@ internal sealed class NotificationStream(
 
     private enum Visibility { Visible, Hidden, Unknown }
 
-    private CancellationTokenSource? _timer;
+    private PipeWriter _writer = null!;
 
-    public async IAsyncEnumerable<SseItem<string>> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    public async Task ExecuteAsync(HttpContext httpContext)
     {
+        // The headers ASP.NET Core's ServerSentEventsResult sends.
+        var response = httpContext.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache,no-store";
+        response.Headers.Pragma = "no-cache";
+        response.Headers.ContentEncoding = "identity";
+        httpContext.Features.GetRequiredFeature<IHttpResponseBodyFeature>().DisableBuffering();
+        _writer = response.BodyWriter;
+
+        var cancellationToken = httpContext.RequestAborted;
         using var leave = subscription;
-        using var disposeTimer = new TimerDisposal(this);
+        // A client that leaves while its stream waits: wake the stream so that it ends now.
+        using var wakeOnAbort = cancellationToken.UnsafeRegister(static s => ((NotificationSubscription)s!).Wake(), subscription);
+        try
+        {
+            await StreamAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task StreamAsync(CancellationToken cancellationToken)
+    {
         // Sends the headers now, so a client knows the stream is open before the first event.
-        await WriteCommentAsync(OpenComment, cancellationToken);
+        _writer.Write(OpenComment);
+        if (!await FlushAsync(cancellationToken))
+        {
+            return;
+        }
 
         // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between
         // history and live). A stream that read no history takes the epoch of the first event it gets.
@@ -48,9 +79,9 @@ internal sealed class NotificationStream(
         if (replay is { Complete: false })
         {
             last = 0;
-            yield return new SseItem<string>(
+            _writer.Write(SseFrame.Encode(ResetEventType,
                 $$"""{"lastEventId":{{JsonSerializer.Serialize(replay.After.ToString())}},"epoch":{{JsonSerializer.Serialize(replay.Epoch)}},"sequence":{{replay.Sequence}},"reason":"The events after lastEventId are no longer kept; the whole history follows."}""",
-                ResetEventType);
+                null));
         }
 
         foreach (var missed in replay?.Events ?? [])
@@ -63,11 +94,12 @@ internal sealed class NotificationStream(
             var visibility = await VisibilityAsync(missed, cancellationToken);
             if (visibility == Visibility.Unknown)
             {
-                yield break;
+                await FlushAsync(cancellationToken);
+                return;
             }
             if (visibility == Visibility.Visible)
             {
-                yield return Item(missed);
+                Write(missed);
             }
         }
 
@@ -75,14 +107,20 @@ internal sealed class NotificationStream(
         var revalidateAt = DateTime.UtcNow + options.SessionRevalidationInterval;
         while (true)
         {
-            while (subscription.Events.TryRead(out var live))
+            var ends = false;
+            while (!ends && subscription.Events.TryRead(out var live))
             {
+                if (ReferenceEquals(live, NotificationSubscription.WakeUp))
+                {
+                    continue;
+                }
                 epoch ??= live.Epoch;
                 if (live.Epoch != epoch)
                 {
                     // Redis lost its data under this stream: the client resumes with its Last-Event-ID and gets a reset.
                     logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, epoch, live.Epoch);
-                    yield break;
+                    ends = true;
+                    break;
                 }
                 if (live.Id <= last)
                 {
@@ -90,14 +128,16 @@ internal sealed class NotificationStream(
                 }
                 last = live.Id;
                 var visibility = await VisibilityAsync(live, cancellationToken);
-                if (visibility == Visibility.Unknown)
-                {
-                    yield break;
-                }
+                ends = visibility == Visibility.Unknown;
                 if (visibility == Visibility.Visible)
                 {
-                    yield return Item(live);
+                    Write(live);
                 }
+            }
+            // Every event that was waiting goes out with this one flush.
+            if (!await FlushAsync(cancellationToken) || ends)
+            {
+                return;
             }
 
             var now = DateTime.UtcNow;
@@ -105,32 +145,44 @@ internal sealed class NotificationStream(
             {
                 if (!await SessionIsLiveAsync())
                 {
-                    yield break;
+                    return;
                 }
                 revalidateAt = now + options.SessionRevalidationInterval;
             }
             if (now >= heartbeatAt)
             {
-                await WriteCommentAsync(HeartbeatComment, cancellationToken);
+                _writer.Write(HeartbeatComment);
+                if (!await FlushAsync(cancellationToken))
+                {
+                    return;
+                }
                 heartbeatAt = now + options.HeartbeatInterval;
             }
 
-            var wait = (heartbeatAt < revalidateAt ? heartbeatAt : revalidateAt) - now;
-            if (await WaitForEventsAsync(wait, cancellationToken) == false)
+            // No token: a leaving client and the hub's timer wake this wait by a WakeUp, so it allocates nothing.
+            if (cancellationToken.IsCancellationRequested || !await subscription.Events.WaitToReadAsync(CancellationToken.None))
             {
                 // The subscription ended: slow client, events lost to this process, or shutdown. The client resumes.
-                logger.LogDebug("Notification stream of user {UserId} ends: {Reason}.", viewer.UserId, subscription.End);
-                yield break;
+                logger.LogDebug("Notification stream of user {UserId} ends: {Reason}.", viewer.UserId,
+                    cancellationToken.IsCancellationRequested ? "the client left" : subscription.End);
+                return;
             }
         }
     }
 
-    private SseItem<string> Item(NotificationEvent notification)
+    private void Write(NotificationEvent notification)
     {
+        _writer.Write(notification.Frame);
         telemetry.Delivered.Add(1, new KeyValuePair<string, object?>("type", notification.Type));
         telemetry.DeliveryLatency.Record((DateTimeOffset.UtcNow - notification.Timestamp).TotalMilliseconds,
             new KeyValuePair<string, object?>("type", notification.Type));
-        return new SseItem<string>(notification.Json, notification.Type) { EventId = notification.EventId };
+    }
+
+    /// <returns>false when the client is gone.</returns>
+    private async ValueTask<bool> FlushAsync(CancellationToken cancellationToken)
+    {
+        var flushed = await _writer.FlushAsync(cancellationToken);
+        return !flushed.IsCompleted && !flushed.IsCanceled;
     }
 
     private async ValueTask<Visibility> VisibilityAsync(NotificationEvent notification, CancellationToken cancellationToken)
@@ -171,47 +223,5 @@ internal sealed class NotificationStream(
             // Nobody can revoke a session while Redis is away either: keep streaming, check at the next interval.
             return true;
         }
-    }
-
-    /// <returns>true: events are waiting; false: the subscription ended; null: <paramref name="timeout"/> passed.</returns>
-    private async Task<bool?> WaitForEventsAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        // One timer source per stream, reset after each wait that ends before it fires: a busy stream waits once per
-        // event, and a new linked source (and timer) every time costs more than the write it waits for.
-        _timer ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _timer.CancelAfter(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero);
-        try
-        {
-            var ready = await subscription.Events.WaitToReadAsync(_timer.Token);
-            if (!_timer.TryReset())
-            {
-                DisposeTimer();
-            }
-            return ready;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            DisposeTimer();
-            return null;
-        }
-    }
-
-    private void DisposeTimer()
-    {
-        _timer?.Dispose();
-        _timer = null;
-    }
-
-    private readonly struct TimerDisposal(NotificationStream stream) : IDisposable
-    {
-        public void Dispose() => stream.DisposeTimer();
-    }
-
-    // SseFormatter writes no comments, so they go straight to the body. Safe here: the formatter writes and flushes
-    // each item before it asks this iterator for the next, so the body is idle whenever this code runs.
-    private async Task WriteCommentAsync(byte[] comment, CancellationToken cancellationToken)
-    {
-        await context.Response.Body.WriteAsync(comment, cancellationToken);
-        await context.Response.Body.FlushAsync(cancellationToken);
     }
 }

@@ -19,6 +19,11 @@ public enum SubscriptionEnd
 /// One client's share of the process-wide subscription: a bounded buffer the hub fills without ever waiting.
 /// When the buffer is full the client is dropped (<see cref="SubscriptionEnd.SlowClient"/>), so a client that stops
 /// reading costs at most <c>ClientBufferSize</c> events of memory and never slows the others. Dispose to leave.
+/// <para>
+/// The buffer also carries <see cref="WakeUp"/>, which the hub's timer puts in an idle buffer: a stream waits on its
+/// buffer alone (no timer, no cancellation token per wait, so a wait allocates nothing) and does its timed work
+/// (heartbeat, session check) when woken.
+/// </para>
 /// </summary>
 public sealed class NotificationSubscription : IDisposable
 {
@@ -27,6 +32,9 @@ public sealed class NotificationSubscription : IDisposable
     private readonly Action? _onSlowClient;
     private int _end;
 
+    /// <summary>Not an event: tells the stream's loop to look at its clock (see <see cref="Wake"/>).</summary>
+    internal static readonly NotificationEvent WakeUp = new("", 0, "", "", default, null, null, "");
+
     internal NotificationSubscription(NotificationHub hub, int capacity, Action? onSlowClient)
     {
         _hub = hub;
@@ -34,13 +42,13 @@ public sealed class NotificationSubscription : IDisposable
         _buffer = Channel.CreateBounded<NotificationEvent>(new BoundedChannelOptions(capacity)
         {
             SingleReader = true,
-            SingleWriter = true, // only the hub's loop writes
+            SingleWriter = false, // the hub's loop writes events; its timer and a leaving client write wake-ups
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then answers false instead of dropping silently
         });
     }
 
-    /// <summary>Live events in id order; completes when the subscription ends (see <see cref="End"/>).</summary>
-    public ChannelReader<NotificationEvent> Events => _buffer.Reader;
+    /// <summary>Live events in id order, and <see cref="WakeUp"/>s; completes when the subscription ends (see <see cref="End"/>).</summary>
+    internal ChannelReader<NotificationEvent> Events => _buffer.Reader;
 
     public SubscriptionEnd End => (SubscriptionEnd)Volatile.Read(ref _end);
 
@@ -57,6 +65,18 @@ public sealed class NotificationSubscription : IDisposable
         // The client's writer may be blocked on a socket nobody reads: only aborting the connection frees it.
         _onSlowClient?.Invoke();
         return false;
+    }
+
+    /// <summary>
+    /// Wakes the stream if it is waiting on an empty buffer. A buffer that holds anything wakes its stream anyway; a
+    /// full one is left alone (a wake-up must never make a client look slow).
+    /// </summary>
+    internal void Wake()
+    {
+        if (_buffer.Reader.Count == 0)
+        {
+            _buffer.Writer.TryWrite(WakeUp);
+        }
     }
 
     internal bool Close(SubscriptionEnd reason)
