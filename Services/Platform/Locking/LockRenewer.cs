@@ -12,17 +12,18 @@ internal sealed class LockRenewer
 {
     private static readonly TimeSpan Idle = TimeSpan.FromSeconds(1);
     private readonly ConcurrentDictionary<LockHandle, byte> _held = new();
-    private readonly Lock _gate = new();
     private readonly SemaphoreSlim _earlier = new(0, 1);
     private long _wakeAt = long.MaxValue;
-    private Task? _loop;
+    private int _running;
 
     public void Add(LockHandle handle)
     {
-        lock (_gate)
+        _held[handle] = 0;
+        // Lock-free: many callers take and release locks at once, and most find the loop running.
+        if (Interlocked.CompareExchange(ref _running, 1, 0) == 0)
         {
-            _held[handle] = 0;
-            _loop ??= Task.Run(LoopAsync);
+            _ = Task.Run(LoopAsync);
+            return;
         }
         if (handle.RenewAt < Volatile.Read(ref _wakeAt) && _earlier.CurrentCount == 0)
         {
@@ -43,11 +44,12 @@ internal sealed class LockRenewer
     {
         while (true)
         {
-            lock (_gate)
+            if (_held.IsEmpty)
             {
-                if (_held.IsEmpty)
+                Volatile.Write(ref _running, 0);
+                // A handle added between the check and the write found the loop still running: run on for it.
+                if (_held.IsEmpty || Interlocked.CompareExchange(ref _running, 1, 0) != 0)
                 {
-                    _loop = null;
                     return;
                 }
             }

@@ -28,6 +28,8 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     private readonly LockMetrics _metrics = new(meters);
     private readonly LockRenewer _renewer = new();
     private readonly LockWaiters _waiters = new(redis);
+    private readonly string _ownerPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    private long _owners;
 
     public async Task<ILockHandle?> TryAcquireAsync(string name, TimeSpan lease, TimeSpan wait, CancellationToken cancellationToken = default)
     {
@@ -153,13 +155,20 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
 
     private LockHandle Held(string name, string owner, long token, TimeSpan lease, long started, bool contended)
     {
-        _metrics.Acquisitions.Add(1, new KeyValuePair<string, object?>("contended", contended));
+        _metrics.Acquisitions.Add(1, contended ? Contended : Uncontended);
         return new LockHandle(redis, name, owner, token, lease, started, _metrics, logger, _renewer);
     }
 
+    private static readonly KeyValuePair<string, object?> Contended = new("contended", true);
+    private static readonly KeyValuePair<string, object?> Uncontended = new("contended", false);
+
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    private static string NewOwner() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    /// <summary>
+    /// An owner token unique to one acquisition: this instance's random prefix and a counter. It need not be secret
+    /// (it only tells holders apart), so no random draw per acquisition.
+    /// </summary>
+    private string NewOwner() => $"{_ownerPrefix}{Interlocked.Increment(ref _owners):x16}";
 }
 
 internal sealed class LockMetrics(IMeterFactory meters)
