@@ -108,9 +108,8 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                 {
                     return await LeaveAsync(name, owner, lease, joined);
                 }
-                var rechecked = Stopwatch.GetTimestamp();
                 result = await Recheck.EvaluateAsync(db, keys, args);
-                if ((long)result[0] == 1 && await HandedOverAsync(name, owner, (long)result[1], lease, Math.Min(joined, rechecked)) is { } held)
+                if ((long)result[0] == 1 && await HandedOverAsync(name, owner, (long)result[1], lease, joined) is { } held)
                 {
                     return held;
                 }
