@@ -9,6 +9,7 @@ namespace Benchmarks;
 /// Not a benchmark: a second process for the lock tests in Platform.Tests, so that they contend across processes
 /// and can kill a holder with SIGKILL.
 ///   lock-holder hold &lt;connection&gt; &lt;name&gt; &lt;lease ms&gt;       takes the lock, prints "HELD &lt;fence&gt;", holds until killed
+///   lock-holder wait &lt;connection&gt; &lt;name&gt; &lt;lease ms&gt;       waits in line for the lock (up to a minute), then as hold
 ///   lock-holder contend &lt;connection&gt; &lt;name&gt; &lt;seconds&gt;     contends in a loop, counting overlaps in Redis,
 ///                                                        prints "DONE &lt;acquisitions&gt; &lt;overlaps&gt; &lt;fences increasing&gt;"
 /// </summary>
@@ -22,9 +23,9 @@ public static class LockHolder
         await using var redis = await ConnectionMultiplexer.ConnectAsync(connection);
         var locks = new RedisDistributedLock(redis, TestMeters.Factory, NullLogger<RedisDistributedLock>.Instance);
 
-        if (mode == "hold")
+        if (mode is "hold" or "wait")
         {
-            var handle = await locks.TryAcquireAsync(name, TimeSpan.FromMilliseconds(value), TimeSpan.FromSeconds(30));
+            var handle = await locks.TryAcquireAsync(name, TimeSpan.FromMilliseconds(value), TimeSpan.FromSeconds(mode == "hold" ? 30 : 60));
             Console.WriteLine(handle is null ? "REFUSED" : $"HELD {handle.FencingToken}");
             await Task.Delay(Timeout.Infinite);
         }

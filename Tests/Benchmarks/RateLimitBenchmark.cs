@@ -1,12 +1,14 @@
+using System.Collections.Concurrent;
 using Benchmarks.Harness;
 using Platform.RateLimiting;
+using RedisRateLimiting;
 using StackExchange.Redis;
 
 namespace Benchmarks;
 
 /// <summary>
-/// Rate-limit decisions: ours (one script) against the baseline EVALSHA, and against the textbook versions written
-/// here: a fixed window as INCR then EXPIRE (two calls; a crash between them leaves a counter that never expires)
+/// Rate-limit decisions: ours (one script) beside RedisRateLimiting 1.2.1 (the peer) for the same partitions in
+/// alternating rounds; and, for the burst table, the textbook versions written here: a fixed window as INCR then EXPIRE (two calls; a crash between them leaves a counter that never expires)
 /// and a sliding window as ZREMRANGEBYSCORE, ZCARD, ZADD, EXPIRE in separate calls (a burst slips through between
 /// the count and the add).
 /// </summary>
@@ -26,23 +28,40 @@ public static class RateLimitBenchmark
         var fixedWindow = new RateLimitRule("bench-fixed", Limit, Window, RateLimitAlgorithm.FixedWindow);
 
         // Each candidate counts its own callers, so no one starts on another's full windows.
-        Func<Task> Cycle(Func<string, Task> decide)
+        Func<int, Task> Cycle(Func<string, Task> decide)
         {
             var (next, run) = (0, Guid.NewGuid().ToString("N")[..8]);
-            return () => decide($"{run}:caller{Interlocked.Increment(ref next) % Partitions}");
+            return _ => decide($"{run}:caller{Interlocked.Increment(ref next) % Partitions}");
         }
 
-        var candidates = new (string Name, Func<Task> Run)[]
+        // The peer's limiter is one object per partition (what its ASP.NET Core partitioned limiter builds).
+        var peerSliding = new ConcurrentDictionary<string, RedisSlidingWindowRateLimiter<string>>();
+        var peerFixed = new ConcurrentDictionary<string, RedisFixedWindowRateLimiter<string>>();
+        async Task PeerAsync<TLimiter>(ConcurrentDictionary<string, TLimiter> limiters, string partition, Func<string, TLimiter> create)
+            where TLimiter : System.Threading.RateLimiting.RateLimiter
         {
-            ("baseline: EVALSHA one-line", await RedisBaseline.PrepareEvalShaAsync(context.Redis)),
-            ("ours: sliding window (exact)", Cycle(p => store.DecideAsync(p, sliding))),
-            ("ours: fixed window", Cycle(p => store.DecideAsync(p, fixedWindow))),
-            ("textbook: INCR then EXPIRE", Cycle(p => TextbookFixedAsync(db, $"naive:fixed:{p}"))),
-            ("textbook: sliding window, 4 calls", Cycle(p => TextbookSlidingAsync(db, $"naive:sliding:{p}"))),
-        };
+            using var lease = await limiters.GetOrAdd(partition, create).AcquireAsync(1);
+        }
 
-        var table = await BaselineComparison.MeasureAsync(context, Concurrency, candidates);
-        context.Print($"## {Name}: {Partitions} callers round-robin, limit {Limit} per {Window.TotalSeconds:0} s", table);
+        foreach (var (label, peer, ours) in new (string, Candidate, Candidate)[]
+        {
+            ("sliding window", new Candidate("peer: RedisRateLimiting sliding window", Cycle(p => PeerAsync(peerSliding, p, key =>
+                new RedisSlidingWindowRateLimiter<string>(key, new RedisSlidingWindowRateLimiterOptions
+                {
+                    PermitLimit = Limit, Window = Window, ConnectionMultiplexerFactory = () => context.Redis,
+                })))),
+                new Candidate("ours: sliding window (exact)", Cycle(p => store.DecideAsync(p, sliding)))),
+            ("fixed window", new Candidate("peer: RedisRateLimiting fixed window", Cycle(p => PeerAsync(peerFixed, p, key =>
+                new RedisFixedWindowRateLimiter<string>(key, new RedisFixedWindowRateLimiterOptions
+                {
+                    PermitLimit = Limit, Window = Window, ConnectionMultiplexerFactory = () => context.Redis,
+                })))),
+                new Candidate("ours: fixed window", Cycle(p => store.DecideAsync(p, fixedWindow)))),
+        })
+        {
+            var table = await PeerComparison.MeasureAsync(context, Concurrency, peer, ours);
+            context.Print($"## {Name}: {label}, {Partitions} callers round-robin, limit {Limit} per {Window.TotalSeconds:0} s", table);
+        }
 
         var burst = new MarkdownTable("implementation", "limit", "requests (64 at a time)", "admitted", "excess admitted");
         foreach (var (name, decide) in new (string, Func<string, Task<bool>>)[]

@@ -6,9 +6,10 @@ using StackExchange.Redis;
 namespace Platform.Locking;
 
 /// <summary>
-/// A held lock and its watchdog: renews the lease every lease/3 (owner-checked), and fires <see cref="LockLost"/>
-/// when a renewal is refused or at the <see cref="LeaseDeadline"/> of the last acquire or renewal that succeeded,
-/// counted from when it was sent: never after the server may have expired the lease.
+/// A held lock: renewed every lease/3 (owner-checked) by the process's <see cref="LockRenewer"/>, and lost (fires
+/// <see cref="LockLost"/>) when a renewal is refused or at the <see cref="LeaseDeadline"/> of the last acquire or
+/// renewal that succeeded, counted from when it was sent: never after the server may have expired the lease. Its only
+/// timer is that deadline's.
 /// </summary>
 internal sealed class LockHandle : ILockHandle
 {
@@ -17,59 +18,75 @@ internal sealed class LockHandle : ILockHandle
     private readonly TimeSpan _lease;
     private readonly LockMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly LockRenewer _renewer;
     private readonly CancellationTokenSource _lost = new();
-    private readonly CancellationTokenSource _stop = new();
     private readonly LeaseDeadline _deadline;
-    private readonly Task _watchdog;
+    private long _renewAt;
+    private int _renewing;
+    private int _paused;
     private int _disposed;
 
-    /// <param name="leaseStarted">When the acquire that granted this lease was sent (Stopwatch timestamp).</param>
+    /// <param name="leaseStarted">
+    /// A moment no later than the start of this lease on the server (Stopwatch timestamp): when the acquire that took it
+    /// was sent, or for a lock handed over from the line, when the waiter joined it.
+    /// </param>
     public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, long leaseStarted,
-        LockMetrics metrics, ILogger logger)
+        LockMetrics metrics, ILogger logger, LockRenewer renewer)
     {
-        (_redis, Name, _owner, FencingToken, _lease, _metrics, _logger) = (redis, name, owner, fencingToken, lease, metrics, logger);
+        (_redis, Name, _owner, FencingToken, _lease, _metrics, _logger, _renewer) = (redis, name, owner, fencingToken, lease, metrics, logger, renewer);
         _deadline = new LeaseDeadline(lease, leaseStarted, () => Lose("no renewal succeeded in time: the lease may have run out on the server"));
-        _watchdog = Task.Run(RenewAsync);
+        _renewAt = leaseStarted + RenewEvery;
+        renewer.Add(this);
     }
 
     public string Name { get; }
     public long FencingToken { get; }
     public CancellationToken LockLost => _lost.Token;
 
+    private long RenewEvery => (long)(_lease.TotalSeconds / 3 * Stopwatch.Frequency);
+
+    /// <summary>When the next renewal is due (Stopwatch timestamp).</summary>
+    public long RenewAt => Volatile.Read(ref _renewAt);
+
     /// <summary>For tests: stop renewing, as a process that pauses (GC, VM freeze) would.</summary>
-    internal void SimulatePause() => _stop.Cancel();
+    internal void SimulatePause() => Volatile.Write(ref _paused, 1);
+
+    /// <summary>Starts a renewal unless one is still on its way; returns when the next is due.</summary>
+    public long StartRenewal(long now)
+    {
+        var next = now + RenewEvery;
+        Volatile.Write(ref _renewAt, next);
+        if (Volatile.Read(ref _paused) == 0 && Volatile.Read(ref _disposed) == 0 && Interlocked.Exchange(ref _renewing, 1) == 0)
+        {
+            _ = RenewAsync();
+        }
+        return next;
+    }
 
     private async Task RenewAsync()
     {
-        using var timer = new PeriodicTimer(_lease / 3);
+        var sent = Stopwatch.GetTimestamp();
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token) && !_lost.IsCancellationRequested)
+            var renewed = (long)await RedisDistributedLock.Extend.EvaluateAsync(_redis.GetDatabase(),
+                [LockKeys.Lock(Name)], [_owner, (long)_lease.TotalMilliseconds]).ConfigureAwait(false);
+            if (renewed == 0)
             {
-                var sent = Stopwatch.GetTimestamp();
-                try
-                {
-                    var renewed = (long)await RedisDistributedLock.Extend.EvaluateAsync(_redis.GetDatabase(),
-                        [LockKeys.Lock(Name)], [_owner, (long)_lease.TotalMilliseconds]);
-                    if (renewed == 0)
-                    {
-                        Lose("renewal refused: the lease had expired or another holder took it");
-                        return;
-                    }
-                    _deadline.Extend(sent);
-                }
-                catch (Exception e)
-                {
-                    // Any failure, not only RedisException: a timeout is a TimeoutException, and a call the client
-                    // cancelled when its connection failed is a TaskCanceledException. The deadline decides when the
-                    // lock is lost; the watchdog keeps trying until then, and never throws into DisposeAsync.
-                    _logger.LogWarning("Could not renew lock {Name}: {Message}", Name, e.Message);
-                }
+                Lose("renewal refused: the lease had expired or another holder took it");
+                return;
             }
+            _deadline.Extend(sent);
         }
-        catch (OperationCanceledException)
+        catch (Exception e)
         {
-            // Stopped: released, or a simulated pause (the deadline then fires when the lease ends).
+            // Any failure, not only RedisException: a timeout is a TimeoutException, and a call the client cancelled
+            // when its connection failed is a TaskCanceledException. The deadline decides when the lock is lost; the
+            // renewer tries again at the next tick until then.
+            _logger.LogWarning("Could not renew lock {Name}: {Message}", Name, e.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _renewing, 0);
         }
     }
 
@@ -77,6 +94,7 @@ internal sealed class LockHandle : ILockHandle
     {
         if (Volatile.Read(ref _disposed) == 0 && !_lost.IsCancellationRequested)
         {
+            _renewer.Remove(this);
             _metrics.Losses.Add(1);
             _logger.LogWarning("Lock {Name} (fence {Fence}) lost: {Why}", Name, FencingToken, why);
             try
@@ -91,28 +109,28 @@ internal sealed class LockHandle : ILockHandle
         }
     }
 
-    /// <summary>Releases the lock. Never throws: if the release fails, the lease simply runs out on the server.</summary>
+    /// <summary>
+    /// Releases the lock, handing it to the longest waiter if any. Never throws: if the release fails, the lease simply
+    /// runs out on the server.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
             return;
         }
-        _stop.Cancel();
+        _renewer.Remove(this);
         await _deadline.DisposeAsync();
         try
         {
             await RedisDistributedLock.Release.EvaluateAsync(_redis.GetDatabase(),
-                [LockKeys.Lock(Name)], [_owner, LockKeys.Released(Name)]);
+                [LockKeys.Lock(Name), LockKeys.Fence(Name)], [_owner, FencingToken, LockKeys.HandoffChannel]);
         }
         catch (Exception e)
         {
-            // A timeout too: the work under the lock is done, and the lease frees the lock anyway; releasing early is
-            // only a courtesy to waiters. Throwing here would fail (and rerun) work that succeeded.
+            // A timeout too: the work under the lock is done, and the lease frees the lock anyway (the line waits that
+            // long). Throwing here would fail (and rerun) work that succeeded.
             _logger.LogWarning("Could not release lock {Name}; its lease will run out: {Message}", Name, e.Message);
         }
-        await _watchdog; // ends at its next await: it catches everything
-        _lost.Dispose();
-        _stop.Dispose();
     }
 }

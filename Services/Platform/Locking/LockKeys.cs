@@ -3,7 +3,13 @@ namespace Platform.Locking;
 /// <summary>The one place that names lock keys; everything of one lock shares its hash tag.</summary>
 internal static class LockKeys
 {
+    /// <summary>The holder's entry and, behind it, the waiters' line (layout: acquire.lua, README "Distributed locks").</summary>
     public static string Lock(string name) => $"lock:{{{name}}}";
     public static string Fence(string name) => $"lock:{{{name}}}:fence";
-    public static string Released(string name) => $"lock:{{{name}}}:released";
+
+    /// <summary>
+    /// Where a release announces a hand-over ('&lt;next owner&gt; &lt;token&gt;'): one channel for all locks, so a process
+    /// subscribes once, not per wait. Owner tokens are random, so the message reaches exactly one waiter.
+    /// </summary>
+    public const string HandoffChannel = "lock:handoffs";
 }

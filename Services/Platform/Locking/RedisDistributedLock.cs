@@ -8,9 +8,10 @@ using StackExchange.Redis;
 namespace Platform.Locking;
 
 /// <summary>
-/// Locks in Redis: acquire, extend and release are one owner-checked script each; a fencing token from a
-/// per-lock counter comes with every acquisition. Waiting is a pub/sub wake-up on release plus jittered
-/// backoff bounded by the holder's remaining lease, never a hot loop.
+/// Locks in Redis: one owner-checked script per operation, a fencing token with every acquisition. A caller that
+/// waits joins the lock's line (first come, first served); a release hands the lock straight to the longest waiter
+/// and wakes only that one, so contention causes no herd of retries. A waiter not woken within a third of its lease
+/// checks its place (a lost message, or a holder that died and took the line with it).
 /// </summary>
 public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFactory meters, ILogger<RedisDistributedLock> logger) : IDistributedLock
 {
@@ -18,11 +19,17 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     internal static readonly ActivitySource Source = new(TelemetryName);
 
     private static readonly RedisScript Acquire = RedisScript.FromResource<RedisDistributedLock>("acquire.lua");
+    private static readonly RedisScript Enqueue = RedisScript.FromResource<RedisDistributedLock>("enqueue.lua");
+    private static readonly RedisScript Recheck = RedisScript.FromResource<RedisDistributedLock>("recheck.lua");
+    private static readonly RedisScript Leave = RedisScript.FromResource<RedisDistributedLock>("leave.lua");
     internal static readonly RedisScript Extend = RedisScript.FromResource<RedisDistributedLock>("extend.lua");
     internal static readonly RedisScript Release = RedisScript.FromResource<RedisDistributedLock>("release.lua");
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMilliseconds(500);
 
     private readonly LockMetrics _metrics = new(meters);
+    private readonly LockRenewer _renewer = new();
+    private readonly LockWaiters _waiters = new(redis);
+    private readonly string _ownerPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    private long _owners;
 
     public async Task<ILockHandle?> TryAcquireAsync(string name, TimeSpan lease, TimeSpan wait, CancellationToken cancellationToken = default)
     {
@@ -32,56 +39,12 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         using var span = Source.StartActivity("lock acquire");
         span?.SetTag("lock.name", name);
 
-        var owner = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        var deadline = Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency);
-        ChannelMessageQueue? released = null;
-        try
-        {
-            for (var attempt = 0; ; attempt++)
-            {
-                var result = await TryOnceAsync(name, owner, lease, contended: attempt > 0);
-                if (result.Handle is { } handle)
-                {
-                    span?.SetTag("lock.fence", handle.FencingToken);
-                    return handle;
-                }
-
-                var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                if (left <= TimeSpan.Zero)
-                {
-                    return null;
-                }
-                if (attempt == 0)
-                {
-                    _metrics.ContentionWaits.Add(1);
-                    // Subscribe before the next try, so a release between the try and the wait is not missed.
-                    released = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(LockKeys.Released(name)));
-                    continue;
-                }
-
-                // Until the release is announced, the holder's lease runs out, or a jittered backoff passes.
-                var holderLeft = result.HolderLeaseLeft;
-                var backoff = TimeSpan.FromMilliseconds(Random.Shared.Next(10, 20) * Math.Min(attempt, 25));
-                var sleep = Min(Min(holderLeft, Min(backoff, MaxBackoff)), left);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(sleep);
-                try
-                {
-                    await released!.ReadAsync(timeout.Token);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // Timed out: try again.
-                }
-            }
-        }
-        finally
-        {
-            if (released is not null)
-            {
-                await released.UnsubscribeAsync();
-            }
-        }
+        var owner = NewOwner();
+        var handle = wait == TimeSpan.Zero
+            ? (await TryOnceAsync(name, owner, lease)).Handle
+            : await WaitInLineAsync(name, owner, lease, Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency), cancellationToken);
+        span?.SetTag("lock.fence", handle?.FencingToken);
+        return handle;
     }
 
     public async Task<LockAttempt> TryAcquireOnceAsync(string name, TimeSpan lease, CancellationToken cancellationToken = default)
@@ -90,25 +53,121 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.FromMilliseconds(30));
         using var span = Source.StartActivity("lock acquire");
         span?.SetTag("lock.name", name);
-        var result = await TryOnceAsync(name, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), lease, contended: false);
+        var result = await TryOnceAsync(name, NewOwner(), lease);
         span?.SetTag("lock.fence", result.Handle?.FencingToken);
         return result;
     }
 
-    private async Task<LockAttempt> TryOnceAsync(string name, string owner, TimeSpan lease, bool contended)
+    private async Task<LockAttempt> TryOnceAsync(string name, string owner, TimeSpan lease)
     {
         var sent = Stopwatch.GetTimestamp();
         var result = (long[])(await Acquire.EvaluateAsync(redis.GetDatabase(),
             [LockKeys.Lock(name), LockKeys.Fence(name)], [owner, (long)lease.TotalMilliseconds]))!;
         if (result[0] == 1)
         {
-            _metrics.Acquisitions.Add(1, new KeyValuePair<string, object?>("contended", contended));
-            return new LockAttempt(new LockHandle(redis, name, owner, result[1], lease, sent, _metrics, logger), TimeSpan.Zero);
+            return new LockAttempt(Held(name, owner, result[1], lease, sent, contended: false), TimeSpan.Zero);
         }
         return new LockAttempt(null, TimeSpan.FromMilliseconds(Math.Max(1, result[1])));
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+    private async Task<ILockHandle?> WaitInLineAsync(string name, string owner, TimeSpan lease, long deadline, CancellationToken cancellationToken)
+    {
+        RedisKey[] keys = [LockKeys.Lock(name), LockKeys.Fence(name)];
+        RedisValue[] args = [owner, (long)lease.TotalMilliseconds];
+        var db = redis.GetDatabase();
+        var likelyHeld = _waiters.AnyWaiting(name);
+        using var waiter = await _waiters.JoinAsync(name, owner);
+
+        var joined = Stopwatch.GetTimestamp();
+        var result = await Enqueue.EvaluateAsync(db, keys, [.. args, likelyHeld ? "0" : "1"]);
+        if ((long)result[0] == 1)
+        {
+            return Held(name, owner, (long)result[1], lease, joined, contended: false);
+        }
+        _metrics.ContentionWaits.Add(1);
+        try
+        {
+            while (true)
+            {
+                var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                var recheck = lease / 3;
+                try
+                {
+                    var token = await waiter.Handed.WaitAsync(Max(TimeSpan.Zero, left < recheck ? left : recheck), cancellationToken);
+                    if (await HandedOverAsync(name, owner, token, lease, joined) is { } handle)
+                    {
+                        return handle;
+                    }
+                    waiter.Rearm();
+                }
+                catch (TimeoutException)
+                {
+                    // Not woken in time: the wait is over, or check our place in line.
+                }
+                if (Stopwatch.GetTimestamp() >= deadline)
+                {
+                    return await LeaveAsync(name, owner, lease, joined);
+                }
+                result = await Recheck.EvaluateAsync(db, keys, args);
+                if ((long)result[0] == 1 && await HandedOverAsync(name, owner, (long)result[1], lease, joined) is { } held)
+                {
+                    return held;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled: leave the line; a lock handed over meanwhile goes on to the next waiter.
+            if (await LeaveAsync(name, owner, lease, joined) is { } handed)
+            {
+                await handed.DisposeAsync();
+            }
+            throw;
+        }
+    }
+
+    /// <summary>The wait is over: leave the line, unless the lock was handed over just before.</summary>
+    private async Task<ILockHandle?> LeaveAsync(string name, string owner, TimeSpan lease, long joined)
+    {
+        var result = await Leave.EvaluateAsync(redis.GetDatabase(), [LockKeys.Lock(name)], [owner]);
+        return (long)result[0] == 1 ? await HandedOverAsync(name, owner, (long)result[1], lease, joined) : null;
+    }
+
+    /// <summary>
+    /// The lock was handed to this waiter. Its lease began at the hand-over, which is no earlier than when the waiter
+    /// joined the line: counting from the join is safe. After a long wait that leaves too little of the lease, renew
+    /// once first (null if that is refused: the lease ran out before the waiter saw the hand-over).
+    /// </summary>
+    private async Task<ILockHandle?> HandedOverAsync(string name, string owner, long token, TimeSpan lease, long joined)
+    {
+        var started = joined;
+        if (Stopwatch.GetElapsedTime(joined) > lease / 3)
+        {
+            started = Stopwatch.GetTimestamp();
+            if ((long)await Extend.EvaluateAsync(redis.GetDatabase(), [LockKeys.Lock(name)], [owner, (long)lease.TotalMilliseconds]) == 0)
+            {
+                return null;
+            }
+        }
+        return Held(name, owner, token, lease, started, contended: true);
+    }
+
+    private LockHandle Held(string name, string owner, long token, TimeSpan lease, long started, bool contended)
+    {
+        _metrics.Acquisitions.Add(1, contended ? Contended : Uncontended);
+        return new LockHandle(redis, name, owner, token, lease, started, _metrics, logger, _renewer);
+    }
+
+    private static readonly KeyValuePair<string, object?> Contended = new("contended", true);
+    private static readonly KeyValuePair<string, object?> Uncontended = new("contended", false);
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>
+    /// An owner token unique to one acquisition: this instance's random prefix and a counter. It need not be secret
+    /// (it only tells holders apart), so no random draw per acquisition.
+    /// </summary>
+    private string NewOwner() => $"{_ownerPrefix}{Interlocked.Increment(ref _owners):x16}";
 }
 
 internal sealed class LockMetrics(IMeterFactory meters)

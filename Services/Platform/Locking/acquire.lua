@@ -1,17 +1,14 @@
---[[ acquire.lua: take a lock if it is free, with a lease and a fencing token.
-  KEYS[1]  the lock        lock:{<name>}          (hash: owner, fence; expires with the lease)
-  KEYS[2]  fence counter   lock:{<name>}:fence    (never expires: tokens grow across all holders ever)
+--[[ acquire.lua: take a lock if it is free: one try, never queueing.
+  KEYS[1]  the lock        lock:{<name>}          (string: the holder's entry, then the waiters' in arrival order,
+                                                   space-separated; each entry <owner>:<lease ms>, a handed-over
+                                                   holder's with #<token>; expires with the holder's lease)
+  KEYS[2]  fence counter   lock:{<name>}:fence    (never expires)
   ARGV[1]  owner token (random per acquisition)
   ARGV[2]  lease, ms
   Returns  { 1, fencing token } when taken; { 0, ms left on the current holder's lease } when held.
 ]]
-local lock, fence = KEYS[1], KEYS[2]
-
-if redis.call('EXISTS', lock) == 1 then
-  return { 0, redis.call('PTTL', lock) }
+--@include fence-block.lua
+if redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'NX', 'PX', ARGV[2]) then
+  return { 1, take_block(KEYS[2]) }
 end
-
-local token = redis.call('INCR', fence)
-redis.call('HSET', lock, 'owner', ARGV[1], 'fence', token)
-redis.call('PEXPIRE', lock, ARGV[2])
-return { 1, token }
+return { 0, redis.call('PTTL', KEYS[1]) }

@@ -1,9 +1,11 @@
---[[ extend.lua: renew the lease, only for the owner.
-  KEYS[1]  the lock        lock:{<name>}
+--[[ extend.lua: renew the lease, only for the holder (its waiters' line keeps the same expiry).
+  KEYS[1]  the lock        lock:{<name>}          (layout: acquire.lua)
   ARGV[1]  owner token     ARGV[2]  lease, ms
   Returns  1 if renewed; 0 if the lock is gone or someone else's (the holder has lost it).
 ]]
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+local prefix = ARGV[1] .. ':'
+local value = redis.call('GET', KEYS[1])
+if not value or string.sub(value, 1, #prefix) ~= prefix then
   return 0
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

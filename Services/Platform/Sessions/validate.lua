@@ -10,20 +10,31 @@
            (SessionStore.ValidatedFields), with last = now if touched;
            nil when there is no such session or it is past its absolute expiry (then it is removed). A miss also
            prunes up to 100 of the user's ended sessions from the index.
+  The common path (a live session, no touch due) reads the hash and its TTL and calls nothing else, not even TIME:
+  every touch sets the key's TTL to min(idle, abs - last), never past the absolute expiry, so a key that still
+  exists is within both expiries, and what is gone of that TTL is the time since the last touch.
 ]]
 --@include prune-expired.lua
 local session, index, expiries = KEYS[1], KEYS[2], KEYS[3]
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function server_now()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 
 local s = redis.call('HMGET', session, 'sid', 'uid', 'email', 'name', 'roles', 'tier', 'ua', 'created', 'last', 'abs')
 if not s[1] then
-  prune_expired(index, expiries, ARGV[3], now, 100)
+  prune_expired(index, expiries, ARGV[3], server_now(), 100)
   return nil
 end
 
-local absolute = tonumber(s[10])
+local idle, last, absolute = tonumber(ARGV[1]), tonumber(s[9]), tonumber(s[10])
+-- A key without a TTL (-1) was never touched by these scripts: touch it now.
+if math.min(idle, absolute - last) - redis.call('PTTL', session) < tonumber(ARGV[2]) then
+  return s
+end
+
+local now = server_now()
 if now >= absolute then
   redis.call('UNLINK', session)
   redis.call('HDEL', index, s[1])
@@ -33,7 +44,7 @@ end
 
 if now - tonumber(s[9]) >= tonumber(ARGV[2]) then
   -- Sliding expiry, never past the absolute one; the expiry set follows, so the cap revokes the least recently used.
-  local ttl = math.min(tonumber(ARGV[1]), absolute - now)
+  local ttl = math.min(idle, absolute - now)
   redis.call('HSET', session, 'last', now)
   redis.call('PEXPIRE', session, ttl)
   redis.call('ZADD', expiries, now + ttl, s[1])

@@ -15,29 +15,34 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
     /// Runs <paramref name="operation"/> <paramref name="count"/> times, one at a time, and divides. Counts
     /// everything on the server, so measure on a quiet server, before or after the load.
     /// </summary>
-    public static Task<CommandCost> MeasureAsync(IConnectionMultiplexer redis, int count, Func<Task> operation) =>
+    /// <param name="topLevelCommands">Plain commands the operation sends beside its scripts (see <see cref="Candidate"/>).</param>
+    public static Task<CommandCost> MeasureAsync(IConnectionMultiplexer redis, int count, Func<Task> operation,
+        string[]? topLevelCommands = null) =>
         MeasureTotalAsync(redis, count, async () =>
         {
             for (var i = 0; i < count; i++)
             {
                 await operation();
             }
-        });
+        }, topLevelCommands);
 
     /// <summary>Runs <paramref name="work"/> once and divides its cost by <paramref name="count"/>, the operations it did.</summary>
-    public static async Task<CommandCost> MeasureTotalAsync(IConnectionMultiplexer redis, int count, Func<Task> work)
+    public static async Task<CommandCost> MeasureTotalAsync(IConnectionMultiplexer redis, int count, Func<Task> work,
+        string[]? topLevelCommands = null)
     {
         var server = redis.GetServers().Single();
-        var serverBefore = await ServerStatsAsync(server);
+        var topLevel = topLevelCommands ?? [];
+        var serverBefore = await ServerStatsAsync(server, topLevel);
         var clientBefore = redis.OperationCount;
         await work();
         var clientAfter = redis.OperationCount;
-        var serverAfter = await ServerStatsAsync(server);
+        var serverAfter = await ServerStatsAsync(server, topLevel);
 
         // The INFO that took the first reading is counted by the server in the second reading, and the
         // multiplexer's own once-a-second heartbeat may add one or two: negligible over many operations.
         // A script's time already includes the commands it calls, which INFO also lists on their own; an
-        // operation measured here is either scripts or plain commands, never both.
+        // operation measured here is either scripts or plain commands, or names the plain commands it sends beside
+        // its scripts (topLevelCommands).
         if (serverAfter.Calls == 0)
         {
             // Garnet answers INFO commandstats with nothing: the server side is unknown, not zero.
@@ -45,16 +50,18 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
         }
         var scriptMicros = serverAfter.ScriptMicros - serverBefore.ScriptMicros;
         var otherMicros = serverAfter.OtherMicros - serverBefore.OtherMicros;
+        var namedMicros = serverAfter.TopLevelMicros - serverBefore.TopLevelMicros;
         return new(
             (clientAfter - clientBefore) / (double)count,
             (serverAfter.Calls - serverBefore.Calls - 1) / (double)count,
-            (scriptMicros > 0 ? scriptMicros : otherMicros) / (double)count);
+            (scriptMicros > 0 ? scriptMicros + namedMicros : otherMicros) / (double)count);
     }
 
-    private static async Task<(long Calls, long ScriptMicros, long OtherMicros)> ServerStatsAsync(IServer server)
+    private static async Task<(long Calls, long ScriptMicros, long OtherMicros, long TopLevelMicros)> ServerStatsAsync(
+        IServer server, string[] topLevel)
     {
         var info = await server.InfoAsync("commandstats");
-        long calls = 0, scriptMicros = 0, otherMicros = 0;
+        long calls = 0, scriptMicros = 0, otherMicros = 0, topLevelMicros = 0;
         foreach (var entry in info.SelectMany(group => group))
         {
             // cmdstat_get: calls=12,usec=...,usec_per_call=...
@@ -67,9 +74,13 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
             else if (!entry.Key.EndsWith("info", StringComparison.Ordinal))
             {
                 otherMicros += Value(parts, "usec=");
+                if (topLevel.Any(command => entry.Key.Equals($"cmdstat_{command}", StringComparison.OrdinalIgnoreCase)))
+                {
+                    topLevelMicros += Value(parts, "usec=");
+                }
             }
         }
-        return (calls, scriptMicros, otherMicros);
+        return (calls, scriptMicros, otherMicros, topLevelMicros);
     }
 
     private static long Value(string[] parts, string name) =>

@@ -15,8 +15,13 @@ public sealed record LoadResult(int Concurrency, long Operations, TimeSpan Elaps
 /// </summary>
 public static class LoadRunner
 {
+    public static Task<LoadResult> RunAsync(
+        int concurrency, TimeSpan duration, TimeSpan warmup, Func<Task> operation) =>
+        RunAsync(concurrency, duration, warmup, _ => operation());
+
+    /// <summary>The same, telling the operation which caller (0 to concurrency - 1) runs it: for keys per caller.</summary>
     public static async Task<LoadResult> RunAsync(
-        int concurrency, TimeSpan duration, TimeSpan warmup, Func<Task> operation)
+        int concurrency, TimeSpan duration, TimeSpan warmup, Func<int, Task> operation)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
 
@@ -30,16 +35,16 @@ public static class LoadRunner
         return new LoadResult(concurrency, all.Length, elapsed, Micros(Percentile(all, 0.50)), Micros(Percentile(all, 0.99)));
     }
 
-    private static async Task<List<long>[]> RunCallersAsync(int concurrency, TimeSpan duration, Func<Task> operation)
+    private static async Task<List<long>[]> RunCallersAsync(int concurrency, TimeSpan duration, Func<int, Task> operation)
     {
         var stopAt = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var callers = Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        var callers = Enumerable.Range(0, concurrency).Select(caller => Task.Run(async () =>
         {
             var latencies = new List<long>(capacity: 64 * 1024);
             while (Stopwatch.GetTimestamp() < stopAt)
             {
                 var start = Stopwatch.GetTimestamp();
-                await operation();
+                await operation(caller);
                 latencies.Add(Stopwatch.GetTimestamp() - start);
             }
             return latencies;

@@ -179,7 +179,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         await using var holder = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.Zero);
 
         var released = (long)await redis.Connection.GetDatabase().ScriptEvaluateAsync(
-            RedisDistributedLock.Release.Source, [$"lock:{{{_name}}}"], ["not-the-owner", $"lock:{{{_name}}}:released"]);
+            RedisDistributedLock.Release.Source, [$"lock:{{{_name}}}", $"lock:{{{_name}}}:fence"], ["not-the-owner", holder!.FencingToken, "lock:handoffs"]);
 
         Assert.Equal(0, released);
         Assert.True(await redis.Connection.GetDatabase().KeyExistsAsync($"lock:{{{_name}}}"));

@@ -6,7 +6,45 @@ using StackExchange.Redis;
 namespace Platform.Tests.Sessions;
 
 [Collection(RedisCollection.Name)]
-public sealed class SessionStoreOnRedisServer(RedisServerFixture redis) : SessionStoreTests(redis);
+public sealed class SessionStoreOnRedisServer(RedisServerFixture server) : SessionStoreTests(server)
+{
+    /// <summary>
+    /// Only here: Garnet keeps no command statistics. Server CPU per validate is what bounds it at high concurrency:
+    /// the common validate (live session, no touch due) reads the hash and its TTL, and asks for no TIME.
+    /// </summary>
+    [RedisServerFact("INFO commandstats")]
+    public async Task AValidationWithNoTouchDueReadsTheHashAndItsTtlAndNothingElse()
+    {
+        await using var admin = await Redis.ConnectAsync(",allowAdmin=true");
+        var stats = admin.GetServers().Single();
+        var store = SessionStoreFactory.Create(Redis.Connection, new SessionStoreOptions { TouchInterval = TimeSpan.FromMinutes(1) });
+        var created = await store.CreateAsync(SessionStoreFactory.NewUser(), null);
+        var touching = SessionStoreFactory.Create(Redis.Connection, new SessionStoreOptions { TouchInterval = TimeSpan.Zero });
+        await store.ValidateAsync(created.Token); // loads the script: EVAL once
+
+        var before = await CallsAsync(stats);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.NotNull(await store.ValidateAsync(created.Token));
+        }
+        var reads = Delta(before, await CallsAsync(stats));
+        before = await CallsAsync(stats);
+        Assert.NotNull(await touching.ValidateAsync(created.Token));
+        var touch = Delta(before, await CallsAsync(stats));
+
+        Assert.Equal((10, 10, 10, 0, 0), (reads.GetValueOrDefault("evalsha"), reads.GetValueOrDefault("hmget"),
+            reads.GetValueOrDefault("pttl"), reads.GetValueOrDefault("time"), reads.GetValueOrDefault("hset")));
+        Assert.Equal((1, 1, 1, 1), (touch.GetValueOrDefault("evalsha"), touch.GetValueOrDefault("time"),
+            touch.GetValueOrDefault("hset"), touch.GetValueOrDefault("pexpire")));
+    }
+
+    private static async Task<Dictionary<string, long>> CallsAsync(IServer server) =>
+        (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(
+            kv => kv.Key["cmdstat_".Length..], kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
+
+    private static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
+        after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
+}
 
 [Collection(GarnetCollection.Name)]
 public sealed class SessionStoreOnGarnet(GarnetServerFixture garnet) : SessionStoreTests(garnet);
@@ -14,6 +52,8 @@ public sealed class SessionStoreOnGarnet(GarnetServerFixture garnet) : SessionSt
 public abstract class SessionStoreTests(RedisServerFixture redis)
 {
     private readonly SessionStore _store = SessionStoreFactory.Create(redis.Connection);
+
+    protected RedisServerFixture Redis => redis;
 
     [Fact]
     public async Task ATokenCarries256RandomBitsAndNoRedisKeyOrValueContainsIt()

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Locking;
+using Platform.Tests.Redis;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Locking;
+
+[Collection(RedisCollection.Name)]
+public sealed class LockLineOnRedisServer(RedisServerFixture redis) : LockLineTests(redis)
+{
+    /// <summary>Only here: Garnet keeps no command statistics (the scripts are the same on both).</summary>
+    [RedisServerFact("INFO commandstats")]
+    public async Task EachReleaseHandsOverToOneWaiterAndWakesOnlyIt()
+    {
+        await using var admin = await Redis.ConnectAsync(",allowAdmin=true");
+        var server = admin.GetServers().Single();
+        var holder = (await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero))!;
+        var waiters = await LineUpAsync(16, async (_, handle) => await handle.DisposeAsync());
+
+        var before = await CallsAsync(server);
+        await holder.DisposeAsync();
+        await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10));
+        var calls = Delta(before, await CallsAsync(server));
+
+        // 16 hand-overs (EVALSHA, GETDEL, SET, PUBLISH) and the last waiter's plain release (EVALSHA, GETDEL): no
+        // waiter retried, rechecked or was woken for nothing; one message per hand-over, to the one waiter it names.
+        Assert.Equal(17, calls.GetValueOrDefault("evalsha"));
+        Assert.Equal(17, calls.GetValueOrDefault("getdel"));
+        Assert.Equal(16, calls.GetValueOrDefault("set"));
+        Assert.Equal(16, calls.GetValueOrDefault("publish"));
+        Assert.Equal(0, calls.GetValueOrDefault("get") + calls.GetValueOrDefault("append") + calls.GetValueOrDefault("pexpire"));
+    }
+
+    private static async Task<Dictionary<string, long>> CallsAsync(IServer server) =>
+        (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(
+            kv => kv.Key["cmdstat_".Length..],
+            kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
+
+    private static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
+        after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
+}
+
+[Collection(GarnetCollection.Name)]
+public sealed class LockLineOnGarnet(GarnetServerFixture garnet) : LockLineTests(garnet);
+
+/// <summary>The line of waiters behind a held lock: first come, first served, and no one stuck behind a waiter that left.</summary>
+public abstract class LockLineTests(RedisServerFixture redis)
+{
+    protected static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+    protected RedisServerFixture Redis => redis;
+    protected string Name { get; } = $"line-{Guid.NewGuid():N}";
+    protected RedisDistributedLock Locks { get; } = new(redis.Connection, TestMeters.Factory, NullLogger<RedisDistributedLock>.Instance);
+
+    [Fact]
+    public async Task SixteenWaitersGetTheLockInTheOrderTheyArrived()
+    {
+        var holder = (await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero))!;
+        var order = new List<int>();
+        var fences = new List<long>();
+        var waiters = await LineUpAsync(16, async (i, handle) =>
+        {
+            order.Add(i); // safe: only the holder writes
+            fences.Add(handle.FencingToken);
+            await Task.Delay(5);
+            await handle.DisposeAsync();
+        });
+
+        await holder.DisposeAsync();
+        await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(Enumerable.Range(0, 16), order);
+        Assert.Equal(fences.Order(), fences);
+        Assert.True(fences[0] > holder.FencingToken);
+        Assert.Equal(16, fences.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task AWaiterThatGaveUpLeavesTheLineAndTheNextIsNotHeldUp()
+    {
+        await using var holder = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero);
+        Assert.Null(await Locks.TryAcquireAsync(Name, Lease, TimeSpan.FromMilliseconds(300)));
+        Assert.Equal(1, await LineLengthAsync()); // the holder alone: the one who gave up left
+        var next = Locks.TryAcquireAsync(Name, Lease, TimeSpan.FromSeconds(10));
+        await WaitForLineAsync(2);
+
+        var released = Stopwatch.StartNew();
+        await holder!.DisposeAsync();
+        await using var handle = await next.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(handle);
+        Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(500), $"the next waiter took {released.Elapsed.TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task AWaiterThatDiedHoldsUpTheNextForNoLongerThanItsLease()
+    {
+        var deadLease = TimeSpan.FromSeconds(1);
+        var nextLease = TimeSpan.FromSeconds(1);
+        await using var holder = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero);
+        using (var dead = HarnessProcess.Start("lock-holder", "wait", redis.Server.ConnectionString, Name, ((long)deadLease.TotalMilliseconds).ToString()))
+        {
+            await WaitForLineAsync(2);
+            dead.Kill();
+        }
+        var next = Locks.TryAcquireAsync(Name, nextLease, TimeSpan.FromSeconds(20));
+        await WaitForLineAsync(3);
+
+        var released = Stopwatch.StartNew();
+        await holder!.DisposeAsync(); // hands the lock to the dead waiter, which never renews it
+        await using var handle = await next.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.NotNull(handle);
+        // The dead waiter's lease runs out, taking the line with it; the next notices at its next check (a third of its
+        // lease) and takes the lock. The bound leaves room for a busy machine, not for a second lease.
+        Assert.InRange(released.Elapsed, deadLease * 0.8, deadLease + nextLease / 3 + TimeSpan.FromMilliseconds(700));
+        Assert.True(handle.FencingToken > holder.FencingToken);
+    }
+
+    /// <summary>Starts <paramref name="count"/> waiters one at a time, each once the one before is in line (seen in Redis).</summary>
+    protected async Task<List<Task>> LineUpAsync(int count, Func<int, ILockHandle, Task> whenHeld)
+    {
+        var waiters = new List<Task>();
+        for (var i = 0; i < count; i++)
+        {
+            var index = i;
+            waiters.Add(Task.Run(async () =>
+            {
+                var handle = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.FromSeconds(30))
+                    ?? throw new InvalidOperationException($"waiter {index} did not get the lock");
+                await whenHeld(index, handle);
+            }));
+            await WaitForLineAsync(i + 2);
+        }
+        return waiters;
+    }
+
+    /// <summary>Entries in the lock's value: its holder, then the waiters in line (layout: acquire.lua).</summary>
+    private async Task<int> LineLengthAsync()
+    {
+        var value = (string?)await redis.Connection.GetDatabase().StringGetAsync($"lock:{{{Name}}}");
+        return value is null ? 0 : value.Split(' ').Length;
+    }
+
+    private async Task WaitForLineAsync(int entries)
+    {
+        var waited = Stopwatch.StartNew();
+        while (await LineLengthAsync() < entries)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), $"the line never reached {entries} entries");
+            await Task.Delay(5);
+        }
+    }
+}
