@@ -24,7 +24,7 @@ public static class FanoutBenchmark
     {
         var cost = await MeasureCostAsync(context);
 
-        await using var host = await NotifierHost.StartAsync(context.Server, new FakeMembership(), new Dictionary<string, string?>
+        await using var host = await NotifierHost.StartAsync(context.Server.ConnectionString, new FakeMembership(), new Dictionary<string, string?>
         {
             // Buffers that hold a whole measurement, and no session checks during it: only the fan-out is measured.
             ["Notifications:ClientBufferSize"] = "4096",

@@ -16,6 +16,9 @@ public sealed class NotificationStreamOnRedisServer(RedisServerFixture redis) : 
 [Collection(GarnetCollection.Name)]
 public sealed class NotificationStreamOnGarnet(GarnetServerFixture garnet) : NotificationStreamTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class NotificationStreamOnCluster(RedisClusterFixture cluster) : NotificationStreamTests(cluster);
+
 /// <summary>The stream, the history and alerts over real HTTP (Kestrel on loopback) against a real server.</summary>
 public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsyncLifetime
 {
@@ -33,7 +36,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         ["Notifications:SessionRevalidationInterval"] = "00:00:00.500",
     };
 
-    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.ConnectionString, _membership, Settings);
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -184,7 +187,10 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         // Redis loses its data with the notifier's connection up: a flush (as a failover to an empty replica would).
         await using (var admin = await redis.ConnectAsync(",allowAdmin=true"))
         {
-            await admin.GetServers().Single().FlushAllDatabasesAsync();
+            foreach (var server in RedisServerFixture.Masters(admin))
+            {
+                await server.FlushAllDatabasesAsync();
+            }
         }
         var newToken = await _host.SignInAsync(NewUser()); // the flush signed everyone out
         await using var fresh = await SseClient.ConnectAsync(_host.Client, newToken);
@@ -209,7 +215,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task TwoReplicasDeliverEveryEventToTheirClientsExactlyOnce()
     {
-        await using var replica = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+        await using var replica = await NotifierHost.StartAsync(redis.ConnectionString, _membership, Settings);
         var token = await _host.SignInAsync(NewUser());
         await using var onFirst = await SseClient.ConnectAsync(_host.Client, token);
         await using var onSecond = await SseClient.ConnectAsync(replica.Client, token);
@@ -334,8 +340,8 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     public async Task AUsersFourthStreamIsRefusedOnEveryProcessAndClosingOneFreesASlot()
     {
         var settings = new Dictionary<string, string?>(Settings) { ["Notifications:MaxStreamsPerUser"] = "3" };
-        await using var first = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
-        await using var second = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
+        await using var first = await NotifierHost.StartAsync(Redis.ConnectionString, _membership, settings);
+        await using var second = await NotifierHost.StartAsync(Redis.ConnectionString, _membership, settings);
         var user = NewUser();
         var token = await first.SignInAsync(user);
         var other = await first.SignInAsync(NewUser());
@@ -486,7 +492,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task AClientThatStopsReadingIsDroppedAtItsBufferWhileOthersGetEverything()
     {
-        await using var small = await NotifierHost.StartAsync(redis.Server, _membership, new Dictionary<string, string?>
+        await using var small = await NotifierHost.StartAsync(redis.ConnectionString, _membership, new Dictionary<string, string?>
         {
             ["Notifications:ClientBufferSize"] = "16",
         });
