@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using Platform.Notifications;
 using Platform.Tests.Redis;
+using StackExchange.Redis;
 
 namespace Platform.Tests.Notifications;
 
@@ -17,7 +18,30 @@ public sealed class NotificationStreamOnRedisServer(RedisServerFixture redis) : 
 public sealed class NotificationStreamOnGarnet(GarnetServerFixture garnet) : NotificationStreamTests(garnet);
 
 [Collection(ClusterCollection.Name), NeedsRedisCluster]
-public sealed class NotificationStreamOnCluster(RedisClusterFixture cluster) : NotificationStreamTests(cluster);
+public sealed class NotificationStreamOnCluster(RedisClusterFixture cluster) : NotificationStreamTests(cluster)
+{
+    /// <summary>
+    /// Sharded pub/sub: the hub listens on the shard that owns the channel's slot (SSUBSCRIBE), where the publish
+    /// script sends it (SPUBLISH), and nothing travels as classic PUBLISH over the cluster bus to every node.
+    /// </summary>
+    [Fact]
+    public async Task OnAClusterEventsTravelBySharedPubSubWithinTheChannelsShard()
+    {
+        var token = await Host.SignInAsync($"u{Guid.NewGuid():N}"[..12]);
+        await using var client = await SseClient.ConnectAsync(Host.Client, token);
+        var id = await Host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "sharded", severity = "info" });
+
+        Assert.Equal([id], (await client.ReadEventsAsync(1)).Select(e => e.Id!.Value));
+        var owner = Redis.Connection.GetServer((await Redis.Connection.GetDatabase().IdentifyEndpointAsync(NotificationKeys.Live))!);
+        var sharded = (RedisResult[])(await owner.ExecuteAsync("PUBSUB", "SHARDNUMSUB", NotificationKeys.Live))!;
+        Assert.True((long)sharded[1] >= 1, "the hub is not subscribed with SSUBSCRIBE on the channel's shard");
+        foreach (var node in Redis.Connection.GetServers())
+        {
+            var classic = (RedisResult[])(await node.ExecuteAsync("PUBSUB", "NUMSUB", NotificationKeys.Live))!;
+            Assert.Equal(0, (long)classic[1]);
+        }
+    }
+}
 
 /// <summary>The stream, the history and alerts over real HTTP (Kestrel on loopback) against a real server.</summary>
 public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsyncLifetime
