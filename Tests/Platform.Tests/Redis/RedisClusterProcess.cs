@@ -56,6 +56,8 @@ public sealed class RedisClusterProcess : IRedisDeployment
                 [
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", NodeTimeoutMilliseconds.ToString(), "--masterauth", password,
+                    // The bus port on its own: the default (port + 10000) is past 65535 for a port above 55535.
+                    "--cluster-port", RedisServerProcess.FreeLoopbackPort().ToString(),
                 ]);
             }
             await Task.WhenAll(nodes.Select(n => n.StartAsync()));

@@ -253,7 +253,7 @@ public sealed class RedisServerProcess : IRedisDeployment
             .Select(dir => Path.Combine(dir, "redis-server"))
             .FirstOrDefault(File.Exists);
 
-    private static int FreeLoopbackPort()
+    public static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
