@@ -59,11 +59,34 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         ]))!;
         var enqueued = new EnqueueResult((string)result[0]!, (long)result[1] == 1);
         span?.SetTag("job.id", enqueued.JobId);
+        if (_options.EnqueueReplicas > 0)
+        {
+            await WaitForReplicasAsync(keys.All[0], enqueued.JobId);
+        }
         if (enqueued.Created)
         {
             telemetry.Enqueued.Add(1, new KeyValuePair<string, object?>("queue", request.Queue));
         }
         return enqueued;
+    }
+
+    /// <summary>
+    /// WAIT on the master that took the enqueue, over the same connection (WAIT counts the replicas holding every write
+    /// of its own connection; the multiplexer has one per server): a keyless command sent to the database would go to
+    /// any node.
+    /// </summary>
+    private async Task WaitForReplicasAsync(RedisKey queueKey, string jobId)
+    {
+        var master = await redis.GetDatabase().IdentifyEndpointAsync(queueKey)
+            ?? throw new RedisConnectionException(ConnectionFailureType.UnableToResolvePhysicalConnection, $"No server serves {queueKey}.");
+        var replicas = (long)await redis.GetServer(master).ExecuteAsync("WAIT",
+            _options.EnqueueReplicas, (long)_options.EnqueueReplicaTimeout.TotalMilliseconds);
+        if (replicas < _options.EnqueueReplicas)
+        {
+            throw new JobNotReplicatedException(
+                $"Job {jobId} was stored on {master} but {replicas} of {_options.EnqueueReplicas} replicas confirmed it within " +
+                $"{_options.EnqueueReplicaTimeout.TotalMilliseconds} ms; retry with the same idempotency key.");
+        }
     }
 
     /// <summary>A job's status, or null if there is no such job (never was, or past its retention).</summary>
