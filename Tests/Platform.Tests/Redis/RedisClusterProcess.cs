@@ -27,6 +27,7 @@ public sealed class RedisClusterProcess : IRedisDeployment
     }
 
     public IReadOnlyList<RedisServerProcess> Nodes { get; }
+    public RedisServerKind Kind => RedisServerKind.Cluster;
     public string Password { get; }
 
     /// <summary>Every node, then the password: StackExchange.Redis discovers the slots and follows MOVED/ASK itself.</summary>

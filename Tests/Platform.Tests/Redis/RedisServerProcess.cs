@@ -26,6 +26,8 @@ public interface IRedisDeployment : IAsyncDisposable
     /// <summary>The StackExchange.Redis connection string, in the shape Aspire hands to services.</summary>
     string ConnectionString { get; }
 
+    RedisServerKind Kind { get; }
+
     Task KillAsync();
 }
 
