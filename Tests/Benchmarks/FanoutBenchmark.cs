@@ -29,6 +29,8 @@ public static class FanoutBenchmark
             // Buffers that hold a whole measurement, and no session checks during it: only the fan-out is measured.
             ["Notifications:ClientBufferSize"] = "4096",
             ["Notifications:SessionRevalidationInterval"] = "01:00:00",
+            // All 1,000 clients are one signed-in user: the per-user stream cap (10 by default) would refuse the rest.
+            ["Notifications:MaxStreamsPerUser"] = "1000",
         });
         var token = await host.SignInAsync("bench");
 
