@@ -15,7 +15,7 @@ public static class RedisRuntimeExtensions
     /// <summary>
     /// Adds the one Redis resource every service references. Publishing always emits the Redis container
     /// (so <c>azd up</c> deploys it); running picks a runtime from <c>Redis:Runtime</c>
-    /// (<c>auto</c> | <c>container</c> | <c>local</c> | <c>garnet</c>), see <see cref="RedisRuntimeSelector"/>.
+    /// (<c>auto</c> | <c>container</c> | <c>local</c> | <c>garnet</c> | <c>cluster</c>), see <see cref="RedisRuntimeSelector"/>.
     /// <c>Redis:Persistence</c> = <c>none</c> (default) | <c>aof</c> turns on the append-only file.
     /// </summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddRedisRuntime(
@@ -41,6 +41,19 @@ public static class RedisRuntimeExtensions
                 container.WithDataVolume().WithArgs("--appendonly", "yes", "--appendfsync", "always");
             }
             redis = container;
+        }
+        else if (choice.Kind == RedisRuntimeKind.Cluster)
+        {
+            if (aof)
+            {
+                throw new DistributedApplicationException(
+                    "Redis:Persistence=aof is not offered with Redis:Runtime=cluster (its nodes keep no files; a replica " +
+                    "holds each master's copy). Set Redis:Persistence=none, or Redis:Runtime=local or container.");
+            }
+            var redisCli = MachineProbes.FindOnPath("redis-cli") ?? throw new DistributedApplicationException(
+                "Redis:Runtime is 'cluster' but redis-cli, which forms the cluster, is not on PATH. " +
+                "Install it (Debian/Ubuntu: sudo apt-get install redis-tools; macOS: brew install redis).");
+            redis = builder.AddRedisCluster(name, choice.RedisServerPath!, redisCli);
         }
         else if (choice.Kind == RedisRuntimeKind.Local)
         {

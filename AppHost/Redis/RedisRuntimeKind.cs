@@ -14,6 +14,12 @@ public enum RedisRuntimeKind
     /// needs nothing but the .NET SDK.
     /// </summary>
     Garnet,
+
+    /// <summary>
+    /// A local Redis Cluster: six <c>redis-server</c> executables (three masters, three replicas) formed by a one-shot
+    /// <c>redis-cli --cluster create</c>; run mode only (publishing takes the container).
+    /// </summary>
+    Cluster,
 }
 
 /// <summary>The runtime that was chosen, and a sentence saying why (logged at start-up, annotated on the resource).</summary>

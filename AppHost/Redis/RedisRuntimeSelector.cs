@@ -12,7 +12,8 @@ public static class RedisRuntimeSelector
     public const string Container = "container";
     public const string Local = "local";
     public const string Garnet = "garnet";
-    public static readonly IReadOnlyList<string> AllowedValues = [Auto, Container, Local, Garnet];
+    public const string Cluster = "cluster";
+    public static readonly IReadOnlyList<string> AllowedValues = [Auto, Container, Local, Garnet, Cluster];
 
     /// <param name="setting">The <c>Redis:Runtime</c> value; null or empty means <c>auto</c>.</param>
     /// <param name="isPublishMode">True when writing a deployment manifest: always the container.</param>
@@ -58,6 +59,14 @@ public static class RedisRuntimeSelector
                 "Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) " +
                 "or set Redis:Runtime to 'container' or 'auto'.");
             return new(RedisRuntimeKind.Local, $"Redis:Runtime is 'local': {path}", path);
+        }
+
+        if (runtime == Cluster)
+        {
+            var path = findRedisServer() ?? throw new DistributedApplicationException(
+                "Redis:Runtime is 'cluster' but no redis-server was found on PATH (the cluster is six redis-server nodes " +
+                "formed by redis-cli). Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis).");
+            return new(RedisRuntimeKind.Cluster, $"Redis:Runtime is 'cluster': six nodes of {path}", path);
         }
 
         if (containerEngineAnswers())

@@ -16,12 +16,13 @@ public sealed class RedisRuntimeSelectionTests
     [InlineData("local", true, RedisServer, RedisRuntimeKind.Local)]
     [InlineData("garnet", true, RedisServer, RedisRuntimeKind.Garnet)]
     [InlineData("auto", false, null, RedisRuntimeKind.Garnet)]
+    [InlineData("cluster", true, RedisServer, RedisRuntimeKind.Cluster)]
     public void RunModeFollowsTheSettingAndTheMachine(string? setting, bool engine, string? redisServer, RedisRuntimeKind expected)
     {
         var choice = RedisRuntimeSelector.Select(setting, isPublishMode: false, () => engine, () => redisServer);
 
         Assert.Equal(expected, choice.Kind);
-        Assert.Equal(expected == RedisRuntimeKind.Local ? redisServer : null, choice.RedisServerPath);
+        Assert.Equal(expected is RedisRuntimeKind.Local or RedisRuntimeKind.Cluster ? redisServer : null, choice.RedisServerPath);
     }
 
     [Theory]
@@ -29,6 +30,7 @@ public sealed class RedisRuntimeSelectionTests
     [InlineData("local")]
     [InlineData("container")]
     [InlineData("garnet")]
+    [InlineData("cluster")]
     public void PublishingAlwaysDeploysTheContainerWithoutProbingTheMachine(string setting)
     {
         var choice = RedisRuntimeSelector.Select(setting, isPublishMode: true,
@@ -45,7 +47,7 @@ public sealed class RedisRuntimeSelectionTests
             () => RedisRuntimeSelector.Select("kubernetes", isPublishMode: false, () => true, () => RedisServer));
 
         Assert.Contains("'kubernetes'", error.Message);
-        Assert.Contains("auto, container, local, garnet", error.Message);
+        Assert.Contains("auto, container, local, garnet, cluster", error.Message);
     }
 
     [Fact]
@@ -63,6 +65,15 @@ public sealed class RedisRuntimeSelectionTests
     {
         var error = Assert.Throws<DistributedApplicationException>(
             () => RedisRuntimeSelector.Select("local", isPublishMode: false, () => true, () => null));
+
+        Assert.Contains("apt-get install redis-server", error.Message);
+    }
+
+    [Fact]
+    public void ClusterWithoutRedisServerFailsSayingHowToInstallIt()
+    {
+        var error = Assert.Throws<DistributedApplicationException>(
+            () => RedisRuntimeSelector.Select("cluster", isPublishMode: false, () => true, () => null));
 
         Assert.Contains("apt-get install redis-server", error.Message);
     }

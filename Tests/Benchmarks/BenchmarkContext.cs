@@ -4,8 +4,8 @@ using StackExchange.Redis;
 
 namespace Benchmarks;
 
-/// <summary>What a benchmark gets: a connection to its own redis-server, and how long to measure.</summary>
-public sealed record BenchmarkContext(IConnectionMultiplexer Redis, RedisServerProcess Server, TimeSpan Duration, TimeSpan Warmup)
+/// <summary>What a benchmark gets: a connection to its own redis-server (or cluster), and how long to measure.</summary>
+public sealed record BenchmarkContext(IConnectionMultiplexer Redis, IRedisDeployment Server, TimeSpan Duration, TimeSpan Warmup)
 {
     public void Print(string heading, MarkdownTable table)
     {

@@ -25,12 +25,12 @@ public static class FanoutBenchmark
     {
         var cost = await MeasureCostAsync(context);
 
-        await using var host = await NotifierHost.StartAsync(context.Server, new FakeMembership(), new Dictionary<string, string?>
+        await using var host = await NotifierHost.StartAsync(context.Server.ConnectionString, new FakeMembership(), new Dictionary<string, string?>
         {
             // Buffers that hold a whole measurement, and no session checks during it: only the fan-out is measured.
             ["Notifications:ClientBufferSize"] = "4096",
             ["Notifications:SessionRevalidationInterval"] = "01:00:00",
-            // Every client signs in as one user.
+            // All 1,000 clients are one signed-in user: the per-user stream cap (10 by default) would refuse the rest.
             ["Notifications:MaxStreamsPerUser"] = "1000",
         });
         var token = await host.SignInAsync("bench");

@@ -19,8 +19,12 @@ public static class RedisBaseline
     /// <summary>A loaded one-line script, to call with EVALSHA (never EVAL) like every Platform script.</summary>
     public static async Task<Func<Task>> PrepareEvalShaAsync(IConnectionMultiplexer redis)
     {
-        var server = redis.GetServers().Single();
-        var sha = await server.ScriptLoadAsync(OneLineScript);
+        // Every server, so that on a cluster the master serving the key has it too.
+        byte[] sha = [];
+        foreach (var server in redis.GetServers())
+        {
+            sha = await server.ScriptLoadAsync(OneLineScript);
+        }
         var db = redis.GetDatabase();
         return () => db.ScriptEvaluateAsync(sha, ScriptKeys);
     }
@@ -34,7 +38,7 @@ public static class RedisBaseline
     /// <summary>Both servers side by side: the run's own server (redis-server unless --server garnet) and the other one.</summary>
     public static async Task RunAsync(BenchmarkContext context)
     {
-        var otherKind = context.Server.Kind == RedisServerKind.RedisServer ? RedisServerKind.Garnet : RedisServerKind.RedisServer;
+        var otherKind = context.Server.Kind == RedisServerKind.Garnet ? RedisServerKind.RedisServer : RedisServerKind.Garnet;
         await using var other = await RedisServerProcess.StartNewAsync(otherKind);
         await using var otherRedis = await ConnectionMultiplexer.ConnectAsync($"{other.ConnectionString},allowAdmin=true");
         var servers = new[] { (Kind: context.Server.Kind, Redis: context.Redis), (Kind: otherKind, Redis: (IConnectionMultiplexer)otherRedis) }

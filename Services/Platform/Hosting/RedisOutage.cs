@@ -25,7 +25,7 @@ public sealed class RedisOutage(IProblemDetailsService problems, ILogger<RedisOu
     /// Unreachable, timed out (<see cref="RedisTimeoutException"/> is a <see cref="TimeoutException"/>, not a
     /// <see cref="RedisException"/>), or refusing with one of the errors above; also when wrapped.
     /// </summary>
-    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException
+    public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException or Jobs.JobNotReplicatedException
         || (e is RedisServerException server && IsUnavailableReply(server.Message))
         || (e.InnerException is { } inner && IsOutage(inner));
 

@@ -135,6 +135,11 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         {
             span?.SetTag("job.id", results[0].JobId);
         }
+        if (_options.EnqueueReplicas > 0)
+        {
+            // One WAIT covers the whole batch: it was one script, so one write stream on one master.
+            await WaitForReplicasAsync(keys.All[0], requests.Count == 1 ? results[0].JobId : $"{results[0].JobId}..{results[^1].JobId}");
+        }
         if (created > 0)
         {
             telemetry.Enqueued.Add(created, new KeyValuePair<string, object?>("queue", queue));
@@ -145,6 +150,25 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
     // enqueue.lua's ARGV: 7 for the call, then 6 per job.
     private const int EnqueueFixedArgs = 7;
     private const int EnqueueArgsPerJob = 6;
+
+    /// <summary>
+    /// WAIT on the master that took the enqueue, over the same connection (WAIT counts the replicas holding every write
+    /// of its own connection; the multiplexer has one per server): a keyless command sent to the database would go to
+    /// any node.
+    /// </summary>
+    private async Task WaitForReplicasAsync(RedisKey queueKey, string jobId)
+    {
+        var master = await redis.GetDatabase().IdentifyEndpointAsync(queueKey)
+            ?? throw new RedisConnectionException(ConnectionFailureType.UnableToResolvePhysicalConnection, $"No server serves {queueKey}.");
+        var replicas = (long)await redis.GetServer(master).ExecuteAsync("WAIT",
+            _options.EnqueueReplicas, (long)_options.EnqueueReplicaTimeout.TotalMilliseconds);
+        if (replicas < _options.EnqueueReplicas)
+        {
+            throw new JobNotReplicatedException(
+                $"Job {jobId} was stored on {master} but {replicas} of {_options.EnqueueReplicas} replicas confirmed it within " +
+                $"{_options.EnqueueReplicaTimeout.TotalMilliseconds} ms; retry with the same idempotency key.");
+        }
+    }
 
     /// <summary>A job's status, or null if there is no such job (never was, or past its retention).</summary>
     public async Task<JobStatus?> GetAsync(string jobId)

@@ -29,6 +29,22 @@ public sealed partial class JobQueueOptions
     /// <summary>Longest delay accepted. Defaults to 30 days.</summary>
     public TimeSpan MaxDelay { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// Replicas that must hold an enqueue before <see cref="JobQueue.EnqueueAsync"/> returns (<c>WAIT</c>, on the queue's
+    /// master), or 0 not to wait. Redis replicates asynchronously: a master killed right after acknowledging an
+    /// enqueue can take it with it when its replica is promoted; with 1 here, an acknowledged enqueue is on the
+    /// replica too. Needs replicas (a cluster, or a server with a replica); on a lone server every enqueue would
+    /// fail. Defaults to 0.
+    /// </summary>
+    public int EnqueueReplicas { get; set; }
+
+    /// <summary>
+    /// How long an enqueue waits for <see cref="EnqueueReplicas"/>; past it the enqueue throws
+    /// <see cref="JobNotReplicatedException"/> (an outage: retry with the same idempotency key). The wait holds up the
+    /// other commands on that connection to the same master, so keep it short. Defaults to 500 ms.
+    /// </summary>
+    public TimeSpan EnqueueReplicaTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     internal static bool IsValidQueueName(string name) => QueueName().IsMatch(name);
 
     [GeneratedRegex("^[a-z0-9_][a-z0-9_-]{0,63}$")]

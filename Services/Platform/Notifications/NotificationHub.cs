@@ -218,7 +218,7 @@ public sealed class NotificationHub : BackgroundService
             {
                 if (!subscribed)
                 {
-                    var queue = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(NotificationKeys.Live));
+                    var queue = await _redis.GetSubscriber().SubscribeAsync(NotificationKeys.LiveChannel.For(_redis));
                     // OnMessage runs the handler for one message at a time, in the order Redis sent them.
                     queue.OnMessage(message => { _inbox.Writer.TryWrite(message.Message!); });
                     subscribed = true;

@@ -14,8 +14,10 @@ internal static class NotificationKeys
     public static string Published(string dedupeKey) => $"notify:{{events}}:published:{dedupeKey}";
     public static string History(string channel) => $"notify:{{events}}:history:{channel}";
 
-    /// <summary>The pub/sub channel every notifier process subscribes to, once (not a key).</summary>
+    /// <summary>The pub/sub channel every notifier process subscribes to, once (not a key); sharded on a cluster.</summary>
     public const string Live = "notify:{events}:live";
+
+    public static readonly Platform.Redis.PubSubChannel LiveChannel = new(Live);
 
     /// <summary>
     /// A user's open streams, in every notifier process: a sorted set of stream id by lease end (server time, ms).

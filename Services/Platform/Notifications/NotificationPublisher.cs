@@ -46,7 +46,8 @@ public sealed class NotificationPublisher(IConnectionMultiplexer redis, Notifica
              NotificationKeys.TrimmedTopics, dedupe],
             [channel, type, JsonSerializer.Serialize(payload, payload.GetType(), Json), traceparent,
              NotificationKeys.HistoryLength, NotificationKeys.Live, NotificationKeys.NewEpoch(), dedupeKey ?? "",
-             NotificationKeys.TrimmedTopicsKept, (long)NotificationKeys.DedupeLifetime.TotalMilliseconds]))!;
+             NotificationKeys.TrimmedTopicsKept, (long)NotificationKeys.DedupeLifetime.TotalMilliseconds,
+             NotificationKeys.LiveChannel.PublishCommand(redis)]))!;
         var published = new PublishedNotification((string)result[2]!, (long)result[0], (long)result[3] == 1);
 
         if (published.IsNew)

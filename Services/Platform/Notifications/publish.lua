@@ -18,6 +18,7 @@
   ARGV[8]  dedupe key, or '': a publish repeated with the same key (an outbox re-dispatching after a crash)
            returns the first one's id and publishes nothing
   ARGV[9]  trimmed topics kept (10000)       ARGV[10]  how long a dedupe key is remembered, ms
+  ARGV[11] SPUBLISH (sharded pub/sub, on a cluster: ARGV[6] shares KEYS' hash tag) or PUBLISH
   Returns  { id, timestamp in Unix ms (the server's clock), epoch, 1 if published now or 0 if deduplicated }.
   The event is {"type","channel","epoch","id","timestamp","payload","traceparent"}. Ids grow in the order scripts
   run, which is the order PUBLISH delivers them, so a subscriber that sees id n+2 after n knows it missed n+1. A
@@ -86,5 +87,5 @@ end
 if ARGV[8] ~= '' then
   redis.call('SET', KEYS[6], string.format('%d', id) .. ':' .. string.format('%d', timestamp), 'PX', ARGV[10])
 end
-redis.call('PUBLISH', ARGV[6], event)
+redis.call(ARGV[11] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[6], event)
 return { id, timestamp, epoch, 1 }

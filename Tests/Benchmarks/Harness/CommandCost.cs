@@ -30,13 +30,14 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
     public static async Task<CommandCost> MeasureTotalAsync(IConnectionMultiplexer redis, int count, Func<Task> work,
         string[]? topLevelCommands = null)
     {
-        var server = redis.GetServers().Single();
+        // Every master (one server, or a cluster's three): an operation's commands run where its keys live.
+        var masters = redis.GetServers().Where(s => !s.IsReplica).ToArray();
         var topLevel = topLevelCommands ?? [];
-        var serverBefore = await ServerStatsAsync(server, topLevel);
+        var serverBefore = await ServerStatsAsync(masters, topLevel);
         var clientBefore = redis.OperationCount;
         await work();
         var clientAfter = redis.OperationCount;
-        var serverAfter = await ServerStatsAsync(server, topLevel);
+        var serverAfter = await ServerStatsAsync(masters, topLevel);
 
         // The INFO that took the first reading is counted by the server in the second reading, and the
         // multiplexer's own once-a-second heartbeat may add one or two: negligible over many operations.
@@ -53,16 +54,16 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
         var namedMicros = serverAfter.TopLevelMicros - serverBefore.TopLevelMicros;
         return new(
             (clientAfter - clientBefore) / (double)count,
-            (serverAfter.Calls - serverBefore.Calls - 1) / (double)count,
+            (serverAfter.Calls - serverBefore.Calls - masters.Length) / (double)count,
             (scriptMicros > 0 ? scriptMicros + namedMicros : otherMicros) / (double)count);
     }
 
     private static async Task<(long Calls, long ScriptMicros, long OtherMicros, long TopLevelMicros)> ServerStatsAsync(
-        IServer server, string[] topLevel)
+        IServer[] servers, string[] topLevel)
     {
-        var info = await server.InfoAsync("commandstats");
+        var infos = await Task.WhenAll(servers.Select(server => server.InfoAsync("commandstats")));
         long calls = 0, scriptMicros = 0, otherMicros = 0, topLevelMicros = 0;
-        foreach (var entry in info.SelectMany(group => group))
+        foreach (var entry in infos.SelectMany(info => info).SelectMany(group => group))
         {
             // cmdstat_get: calls=12,usec=...,usec_per_call=...
             var parts = entry.Value.Split(',');
@@ -82,6 +83,9 @@ public sealed record CommandCost(double RoundTrips, double ServerCommands, doubl
         }
         return (calls, scriptMicros, otherMicros, topLevelMicros);
     }
+
+    /// <summary>Commands each master has run since it started (INFO commandstats calls, summed): for the per-node split.</summary>
+    public static async Task<long> CallsAsync(IServer server) => (await ServerStatsAsync([server], [])).Calls;
 
     private static long Value(string[] parts, string name) =>
         long.Parse(parts.First(part => part.StartsWith(name, StringComparison.Ordinal))[name.Length..]);

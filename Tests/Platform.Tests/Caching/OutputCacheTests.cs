@@ -57,6 +57,9 @@ public sealed class OutputCacheOnRedisServer(RedisServerFixture redis) : OutputC
 [Collection(GarnetCollection.Name)]
 public sealed class OutputCacheOnGarnet(GarnetServerFixture garnet) : OutputCacheTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class OutputCacheOnCluster(RedisClusterFixture cluster) : OutputCacheTests(cluster);
+
 /// <summary>The Caching building block in a real app over loopback HTTP, on a real server.</summary>
 public abstract class OutputCacheTests(RedisServerFixture redis)
 {
@@ -203,7 +206,7 @@ public abstract class OutputCacheTests(RedisServerFixture redis)
     [Fact]
     public async Task WithRedisDownReadsAreServedByTheEndpointAndWritesSucceedEachCountedAsFailOpen()
     {
-        var server = await RedisServerProcess.StartNewAsync(Redis.Kind);
+        var server = await Redis.StartAnotherAsync();
         await using var connection = await ConnectionMultiplexer.ConnectAsync(
             $"{server.ConnectionString},abortConnect=false", options => options.BacklogPolicy = BacklogPolicy.FailFast);
         await using var app = await CachedApp.StartAsync(connection);

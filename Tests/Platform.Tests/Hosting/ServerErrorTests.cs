@@ -125,7 +125,7 @@ public sealed class ServerErrorTests
         server.ExtraArguments.AddRange(["--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"]);
 
         await server.StartAsync(waitForDataset: false);
-        await using var notifier = await NotifierHost.StartAsync(server, new FakeMembership());
+        await using var notifier = await NotifierHost.StartAsync(server.ConnectionString, new FakeMembership());
         await using var watcher = await ConnectAdminAsync(server);
         Assert.StartsWith("LOADING", (await FailureAsync(watcher.GetDatabase().ExecuteAsync("GET", "probe"))).Message);
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "application/problem+json"), await AnswerAsync(host, HttpMethod.Post, "/auth/sign-in?user=u2"));

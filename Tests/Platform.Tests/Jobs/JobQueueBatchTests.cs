@@ -10,6 +10,9 @@ public sealed class JobQueueBatchOnRedisServer(RedisServerFixture redis) : JobQu
 [Collection(GarnetCollection.Name)]
 public sealed class JobQueueBatchOnGarnet(GarnetServerFixture garnet) : JobQueueBatchTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class JobQueueBatchOnCluster(RedisClusterFixture cluster) : JobQueueBatchTests(cluster);
+
 /// <summary><see cref="JobQueue.EnqueueManyAsync"/>: one script per batch, each job as one enqueue would be.</summary>
 public abstract class JobQueueBatchTests(RedisServerFixture redis)
 {

@@ -14,6 +14,9 @@ public sealed class JobQueueOnRedisServer(RedisServerFixture redis) : JobQueueTe
 [Collection(GarnetCollection.Name)]
 public sealed class JobQueueOnGarnet(GarnetServerFixture garnet) : JobQueueTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class JobQueueOnCluster(RedisClusterFixture cluster) : JobQueueTests(cluster);
+
 public abstract class JobQueueTests(RedisServerFixture redis)
 {
     private readonly string _queue = $"q{Guid.NewGuid():N}";
@@ -65,7 +68,7 @@ public abstract class JobQueueTests(RedisServerFixture redis)
     {
         const int count = 10_000;
         var jobs = Queue(redis.Connection, _queue);
-        using var other = HarnessProcess.Start("job-worker", redis.Server.ConnectionString, _queue, Sink, "4", "0", "5000", "500");
+        using var other = HarnessProcess.Start("job-worker", redis.ConnectionString, _queue, Sink, "4", "0", "5000", "500");
         Assert.Equal("READY", await other.ReadLineAsync(TimeSpan.FromSeconds(30)));
         var here = new CountingHandler(new SinkHandler(redis.Connection, Sink, TimeSpan.Zero));
         using var stop = new CancellationTokenSource();
@@ -148,7 +151,7 @@ public abstract class JobQueueTests(RedisServerFixture redis)
             .RunAsync(stop.Token);
 
         var kills = new List<long>();
-        var args = new[] { redis.Server.ConnectionString, _queue, Sink, "4", "25", ((long)visibility.TotalMilliseconds).ToString(), "500" };
+        var args = new[] { redis.ConnectionString, _queue, Sink, "4", "25", ((long)visibility.TotalMilliseconds).ToString(), "500" };
         for (var k = 0; k < 3; k++)
         {
             using var worker = HarnessProcess.Start("job-worker", args);
@@ -341,7 +344,7 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         }
         // The processor alone on its own connection: its operation count is its round trips (claims, completions,
         // and a few reaps, depth samples and the doorbell subscription).
-        await using var own = await ConnectionMultiplexer.ConnectAsync(redis.Server.ConnectionString);
+        await using var own = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var handler = new NoOpHandler(count);
         using var stop = new CancellationTokenSource();
         var before = own.OperationCount;

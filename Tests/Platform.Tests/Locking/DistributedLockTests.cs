@@ -12,6 +12,9 @@ public sealed class DistributedLockOnRedisServer(RedisServerFixture redis) : Dis
 [Collection(GarnetCollection.Name)]
 public sealed class DistributedLockOnGarnet(GarnetServerFixture garnet) : DistributedLockTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class DistributedLockOnCluster(RedisClusterFixture cluster) : DistributedLockTests(cluster);
+
 public abstract class DistributedLockTests(RedisServerFixture redis)
 {
     private readonly string _name = $"test-{Guid.NewGuid():N}";
@@ -28,7 +31,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         var overlaps = 0;
         var fences = new List<long>();
         var duration = TimeSpan.FromSeconds(10);
-        using var other = HarnessProcess.Start("lock-holder", "contend", redis.Server.ConnectionString, _name, duration.TotalSeconds.ToString());
+        using var other = HarnessProcess.Start("lock-holder", "contend", redis.ConnectionString, _name, duration.TotalSeconds.ToString());
         var stopAt = Stopwatch.StartNew();
 
         await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(async () =>
@@ -63,7 +66,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
     public async Task AKilledHoldersLockIsTakenAfterItsLeaseAndNotBefore()
     {
         var lease = TimeSpan.FromMilliseconds(1500);
-        using var holder = HarnessProcess.Start("lock-holder", "hold", redis.Server.ConnectionString, _name, ((long)lease.TotalMilliseconds).ToString());
+        using var holder = HarnessProcess.Start("lock-holder", "hold", redis.ConnectionString, _name, ((long)lease.TotalMilliseconds).ToString());
         var held = await holder.ReadLineAsync(TimeSpan.FromSeconds(30));
         Assert.StartsWith("HELD ", held);
         await Task.Delay(lease); // the holder keeps it past one lease by renewing
@@ -126,7 +129,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
     }
 
-    [Fact]
+    [Fact, SingleServer("the stalling proxy stands in front of one server; a cluster client follows the nodes' own addresses")]
     public async Task AHolderWhoseLinkStallsLosesTheLockBeforeTheServerLetsItGoAndItsDisposeDoesNotThrow()
     {
         await using var proxy = StallingProxy.Start(redis.Server);

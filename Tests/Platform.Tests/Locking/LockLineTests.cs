@@ -44,6 +44,9 @@ public sealed class LockLineOnRedisServer(RedisServerFixture redis) : LockLineTe
 [Collection(GarnetCollection.Name)]
 public sealed class LockLineOnGarnet(GarnetServerFixture garnet) : LockLineTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class LockLineOnCluster(RedisClusterFixture cluster) : LockLineTests(cluster);
+
 /// <summary>The line of waiters behind a held lock: first come, first served, and no one stuck behind a waiter that left.</summary>
 public abstract class LockLineTests(RedisServerFixture redis)
 {
@@ -98,7 +101,7 @@ public abstract class LockLineTests(RedisServerFixture redis)
         var deadLease = TimeSpan.FromSeconds(1);
         var nextLease = TimeSpan.FromSeconds(1);
         await using var holder = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero);
-        using (var dead = HarnessProcess.Start("lock-holder", "wait", redis.Server.ConnectionString, Name, ((long)deadLease.TotalMilliseconds).ToString()))
+        using (var dead = HarnessProcess.Start("lock-holder", "wait", redis.ConnectionString, Name, ((long)deadLease.TotalMilliseconds).ToString()))
         {
             await WaitForLineAsync(2);
             dead.Kill();

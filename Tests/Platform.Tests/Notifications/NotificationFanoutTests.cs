@@ -10,6 +10,9 @@ public sealed class NotificationFanoutOnRedisServer(RedisServerFixture redis) : 
 [Collection(GarnetCollection.Name)]
 public sealed class NotificationFanoutOnGarnet(GarnetServerFixture garnet) : NotificationFanoutTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class NotificationFanoutOnCluster(RedisClusterFixture cluster) : NotificationFanoutTests(cluster);
+
 /// <summary>What one event costs the notifier per client: the hub's one encoding, shared by every stream.</summary>
 public abstract class NotificationFanoutTests(RedisServerFixture redis)
 {
@@ -18,7 +21,7 @@ public abstract class NotificationFanoutTests(RedisServerFixture redis)
     [Fact]
     public async Task EveryStreamIsHandedTheOneFrameTheHubEncodedForAnEvent()
     {
-        await using var host = await NotifierHost.StartAsync(redis.Server, new FakeMembership());
+        await using var host = await NotifierHost.StartAsync(redis.ConnectionString, new FakeMembership());
         using var timeout = new CancellationTokenSource(Wait);
         var subscriptions = new List<NotificationSubscription>();
         for (var i = 0; i < 3; i++)

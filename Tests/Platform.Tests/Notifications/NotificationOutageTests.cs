@@ -21,7 +21,7 @@ public sealed class NotificationOutageTests : IAsyncLifetime
     {
         _server = await RedisServerProcess.StartNewAsync();
         _admin = await ConnectionMultiplexer.ConnectAsync($"{_server.ConnectionString},allowAdmin=true");
-        _host = await NotifierHost.StartAsync(_server, _membership);
+        _host = await NotifierHost.StartAsync(_server.ConnectionString, _membership);
     }
 
     public async Task DisposeAsync()

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using Platform.Notifications;
 using Platform.Tests.Redis;
+using StackExchange.Redis;
 
 namespace Platform.Tests.Notifications;
 
@@ -15,6 +16,32 @@ public sealed class NotificationStreamOnRedisServer(RedisServerFixture redis) : 
 
 [Collection(GarnetCollection.Name)]
 public sealed class NotificationStreamOnGarnet(GarnetServerFixture garnet) : NotificationStreamTests(garnet);
+
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class NotificationStreamOnCluster(RedisClusterFixture cluster) : NotificationStreamTests(cluster)
+{
+    /// <summary>
+    /// Sharded pub/sub: the hub listens on the shard that owns the channel's slot (SSUBSCRIBE), where the publish
+    /// script sends it (SPUBLISH), and nothing travels as classic PUBLISH over the cluster bus to every node.
+    /// </summary>
+    [Fact]
+    public async Task OnAClusterEventsTravelBySharedPubSubWithinTheChannelsShard()
+    {
+        var token = await Host.SignInAsync($"u{Guid.NewGuid():N}"[..12]);
+        await using var client = await SseClient.ConnectAsync(Host.Client, token);
+        var id = await Host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "sharded", severity = "info" });
+
+        Assert.Equal([id], (await client.ReadEventsAsync(1)).Select(e => e.Id!.Value));
+        var owner = Redis.Connection.GetServer((await Redis.Connection.GetDatabase().IdentifyEndpointAsync(NotificationKeys.Live))!);
+        var sharded = (RedisResult[])(await owner.ExecuteAsync("PUBSUB", "SHARDNUMSUB", NotificationKeys.Live))!;
+        Assert.True((long)sharded[1] >= 1, "the hub is not subscribed with SSUBSCRIBE on the channel's shard");
+        foreach (var node in Redis.Connection.GetServers())
+        {
+            var classic = (RedisResult[])(await node.ExecuteAsync("PUBSUB", "NUMSUB", NotificationKeys.Live))!;
+            Assert.Equal(0, (long)classic[1]);
+        }
+    }
+}
 
 /// <summary>The stream, the history and alerts over real HTTP (Kestrel on loopback) against a real server.</summary>
 public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsyncLifetime
@@ -33,7 +60,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         ["Notifications:SessionRevalidationInterval"] = "00:00:00.500",
     };
 
-    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+    public async Task InitializeAsync() => _host = await NotifierHost.StartAsync(redis.ConnectionString, _membership, Settings);
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -184,7 +211,10 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
         // Redis loses its data with the notifier's connection up: a flush (as a failover to an empty replica would).
         await using (var admin = await redis.ConnectAsync(",allowAdmin=true"))
         {
-            await admin.GetServers().Single().FlushAllDatabasesAsync();
+            foreach (var server in RedisServerFixture.Masters(admin))
+            {
+                await server.FlushAllDatabasesAsync();
+            }
         }
         var newToken = await _host.SignInAsync(NewUser()); // the flush signed everyone out
         await using var fresh = await SseClient.ConnectAsync(_host.Client, newToken);
@@ -209,7 +239,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task TwoReplicasDeliverEveryEventToTheirClientsExactlyOnce()
     {
-        await using var replica = await NotifierHost.StartAsync(redis.Server, _membership, Settings);
+        await using var replica = await NotifierHost.StartAsync(redis.ConnectionString, _membership, Settings);
         var token = await _host.SignInAsync(NewUser());
         await using var onFirst = await SseClient.ConnectAsync(_host.Client, token);
         await using var onSecond = await SseClient.ConnectAsync(replica.Client, token);
@@ -334,8 +364,8 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     public async Task AUsersFourthStreamIsRefusedOnEveryProcessAndClosingOneFreesASlot()
     {
         var settings = new Dictionary<string, string?>(Settings) { ["Notifications:MaxStreamsPerUser"] = "3" };
-        await using var first = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
-        await using var second = await NotifierHost.StartAsync(Redis.Server, _membership, settings);
+        await using var first = await NotifierHost.StartAsync(Redis.ConnectionString, _membership, settings);
+        await using var second = await NotifierHost.StartAsync(Redis.ConnectionString, _membership, settings);
         var user = NewUser();
         var token = await first.SignInAsync(user);
         var other = await first.SignInAsync(NewUser());
@@ -486,7 +516,7 @@ public abstract class NotificationStreamTests(RedisServerFixture redis) : IAsync
     [Fact]
     public async Task AClientThatStopsReadingIsDroppedAtItsBufferWhileOthersGetEverything()
     {
-        await using var small = await NotifierHost.StartAsync(redis.Server, _membership, new Dictionary<string, string?>
+        await using var small = await NotifierHost.StartAsync(redis.ConnectionString, _membership, new Dictionary<string, string?>
         {
             ["Notifications:ClientBufferSize"] = "16",
         });

@@ -36,7 +36,7 @@ internal sealed class NotifierHost : IAsyncDisposable
     public SessionStore Sessions => _app.Services.GetRequiredService<SessionStore>();
     public ProjectMemberCache Members => _app.Services.GetRequiredService<ProjectMemberCache>();
 
-    public static async Task<NotifierHost> StartAsync(RedisServerProcess server, IProjectMembership membership,
+    public static async Task<NotifierHost> StartAsync(string connectionString, IProjectMembership membership,
         IDictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -44,7 +44,7 @@ internal sealed class NotifierHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:redis"] = server.ConnectionString,
+            ["ConnectionStrings:redis"] = connectionString,
             ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
         });
         if (settings is not null)

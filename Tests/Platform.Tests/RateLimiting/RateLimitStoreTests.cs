@@ -17,6 +17,9 @@ public sealed class RateLimitStoreOnRedisServer(RedisServerFixture redis) : Rate
 [Collection(GarnetCollection.Name)]
 public sealed class RateLimitStoreOnGarnet(GarnetServerFixture garnet) : RateLimitStoreTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class RateLimitStoreOnCluster(RedisClusterFixture cluster) : RateLimitStoreTests(cluster);
+
 public abstract class RateLimitStoreTests(RedisServerFixture redis)
 {
     private readonly RedisRateLimitStore _store = new(redis.Connection);

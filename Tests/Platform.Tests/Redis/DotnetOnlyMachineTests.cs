@@ -11,7 +11,7 @@ public sealed class ProcessEnvironmentCollection
 public sealed class DotnetOnlyMachineTests
 {
     [Fact]
-    public async Task WithoutRedisServerOnPathTheTestsRunOnGarnetExceptUnderCi()
+    public async Task WithoutRedisServerOnPathTheTestsRunOnGarnetAndClusterTestsSkipExceptUnderCi()
     {
         var (path, ci) = (Environment.GetEnvironmentVariable("PATH"), Environment.GetEnvironmentVariable("CI"));
         var dotnet = Path.GetDirectoryName(Path.GetFullPath(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath!))!;
@@ -24,7 +24,12 @@ public sealed class DotnetOnlyMachineTests
             var refused = Assert.Throws<InvalidOperationException>(() => new RedisServerProcess(RedisServerKind.RedisServer));
             Assert.Contains("apt-get install redis-server", refused.Message);
 
+            Assert.Null(NeedsRedisClusterAttribute.SkipReason); // CI runs the cluster suites...
+            var noCluster = await Assert.ThrowsAsync<InvalidOperationException>(() => RedisClusterProcess.StartNewAsync());
+            Assert.Contains("apt-get install redis-server", noCluster.Message); // ...and fails loudly without one
+
             Environment.SetEnvironmentVariable("CI", null);
+            Assert.Contains("apt-get install redis-server", NeedsRedisClusterAttribute.SkipReason); // skipped, saying how to install
             await using var server = await RedisServerProcess.StartNewAsync(RedisServerKind.RedisServer);
             Assert.Equal(RedisServerKind.Garnet, server.Kind);
             await using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(server.ConnectionString);

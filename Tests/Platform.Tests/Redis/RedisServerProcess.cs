@@ -15,6 +15,20 @@ public enum RedisServerKind
 
     /// <summary>Microsoft Garnet, the <c>garnet-server</c> tool run with <c>dotnet tool exec</c>: needs only the .NET SDK.</summary>
     Garnet,
+
+    /// <summary>Six redis-server nodes formed into a Redis Cluster: <see cref="RedisClusterProcess"/>, never this class.</summary>
+    Cluster,
+}
+
+/// <summary>A server or a cluster of our own, which a test can take away (SIGKILL) from the code under test.</summary>
+public interface IRedisDeployment : IAsyncDisposable
+{
+    /// <summary>The StackExchange.Redis connection string, in the shape Aspire hands to services.</summary>
+    string ConnectionString { get; }
+
+    RedisServerKind Kind { get; }
+
+    Task KillAsync();
 }
 
 /// <summary>
@@ -22,7 +36,7 @@ public enum RedisServerKind
 /// It can be killed and started again on the same port and password, so tests can take Redis away from the
 /// code under test and give it back. Shared by the tests and the benchmarks.
 /// </summary>
-public sealed class RedisServerProcess : IAsyncDisposable
+public sealed class RedisServerProcess : IRedisDeployment
 {
     // The first Garnet start may download the tool into the NuGet cache.
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
@@ -36,8 +50,13 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// redis-server only: persist every write to the append-only file, fsynced before the reply
     /// (<c>appendfsync always</c>), so a restart after SIGKILL loses nothing that was acknowledged.
     /// </param>
-    public RedisServerProcess(RedisServerKind kind = RedisServerKind.RedisServer, bool appendOnly = false)
+    /// <param name="password">The password to require; a random one when null (a cluster's nodes share one).</param>
+    public RedisServerProcess(RedisServerKind kind = RedisServerKind.RedisServer, bool appendOnly = false, string? password = null)
     {
+        if (kind == RedisServerKind.Cluster)
+        {
+            throw new ArgumentException("A cluster is six processes: start a RedisClusterProcess.", nameof(kind));
+        }
         var redisServer = FindRedisServer();
         if (kind == RedisServerKind.RedisServer && redisServer is null)
         {
@@ -58,7 +77,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
         AppendOnly = appendOnly;
         Executable = kind == RedisServerKind.RedisServer ? redisServer! : FindDotnet();
         Port = FreeLoopbackPort();
-        Password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Password = password ?? NewPassword();
         Directory = System.IO.Directory.CreateTempSubdirectory("redis-test-").FullName;
     }
 
@@ -75,6 +94,9 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     /// <summary>The StackExchange.Redis connection string, in the shape Aspire hands to services.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},password={Password}";
+
+    /// <summary>32 hex digits: no character StackExchange.Redis's connection string would split on.</summary>
+    public static string NewPassword() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     public static async Task<RedisServerProcess> StartNewAsync(RedisServerKind kind = RedisServerKind.RedisServer, bool appendOnly = false)
     {
@@ -233,7 +255,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
             .Select(dir => Path.Combine(dir, "redis-server"))
             .FirstOrDefault(File.Exists);
 
-    private static int FreeLoopbackPort()
+    public static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

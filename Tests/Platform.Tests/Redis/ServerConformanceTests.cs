@@ -8,6 +8,9 @@ public sealed class ConformanceOnRedisServer(RedisServerFixture redis) : ServerC
 [Collection(GarnetCollection.Name)]
 public sealed class ConformanceOnGarnet(GarnetServerFixture garnet) : ServerConformanceTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class ConformanceOnCluster(RedisClusterFixture cluster) : ServerConformanceTests(cluster);
+
 /// <summary>What every building block assumes of its server, checked on each server we run.</summary>
 public abstract class ServerConformanceTests(RedisServerFixture redis)
 {
@@ -38,7 +41,7 @@ public abstract class ServerConformanceTests(RedisServerFixture redis)
     public async Task TheServerRefusesClientsWithoutThePassword()
     {
         await using var anonymous = await ConnectionMultiplexer.ConnectAsync(
-            $"127.0.0.1:{redis.Server.Port},abortConnect=false,connectTimeout=2000,asyncTimeout=2000");
+            $"{redis.ConnectionString.Split(',')[0]},abortConnect=false,connectTimeout=2000,asyncTimeout=2000");
 
         var refused = await Assert.ThrowsAnyAsync<RedisException>(() => anonymous.GetDatabase().StringGetAsync("anything"));
         Assert.Contains("NOAUTH", refused.ToString());

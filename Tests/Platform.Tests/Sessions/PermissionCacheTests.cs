@@ -9,6 +9,9 @@ public sealed class PermissionCacheOnRedisServer(RedisServerFixture redis) : Per
 [Collection(GarnetCollection.Name)]
 public sealed class PermissionCacheOnGarnet(GarnetServerFixture garnet) : PermissionCacheTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class PermissionCacheOnCluster(RedisClusterFixture cluster) : PermissionCacheTests(cluster);
+
 public abstract class PermissionCacheTests(RedisServerFixture redis)
 {
     private readonly PermissionCache _cache = new(redis.Connection);

@@ -49,6 +49,9 @@ public sealed class SessionStoreOnRedisServer(RedisServerFixture server) : Sessi
 [Collection(GarnetCollection.Name)]
 public sealed class SessionStoreOnGarnet(GarnetServerFixture garnet) : SessionStoreTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class SessionStoreOnCluster(RedisClusterFixture cluster) : SessionStoreTests(cluster);
+
 public abstract class SessionStoreTests(RedisServerFixture redis)
 {
     private readonly SessionStore _store = SessionStoreFactory.Create(redis.Connection);
@@ -185,9 +188,10 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
 
         // A connection of its own, to count exactly this call; the script is already loaded (the first call of a
         // script after a server start costs one more round trip, NOSCRIPT then EVAL).
+        // On a cluster each master loads it on its first call: warm it up with a user whose keys live on the same one.
         await using var counted = await redis.ConnectAsync();
         var store = SessionStoreFactory.Create(counted);
-        await store.RevokeAllAsync(SessionStoreFactory.NewUser().UserId);
+        await store.RevokeAllAsync(await UserOnTheSameNodeAsAsync(user.UserId));
         var before = counted.OperationCount;
         var removed = await store.RevokeAllAsync(user.UserId);
         Assert.Equal(1, counted.OperationCount - before);
@@ -313,9 +317,27 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
     {
         var created = await _store.CreateAsync(SessionStoreFactory.NewUser(), null);
         await using var admin = await redis.ConnectAsync(",allowAdmin=true");
-        await admin.GetServers().Single().ScriptFlushAsync();
+        foreach (var server in admin.GetServers())
+        {
+            await server.ScriptFlushAsync();
+        }
 
         Assert.NotNull(await _store.ValidateAsync(created.Token));
+    }
+
+    /// <summary>A new user id whose keys are served by the same server as <paramref name="userId"/>'s (any, on one server).</summary>
+    private async Task<string> UserOnTheSameNodeAsAsync(string userId)
+    {
+        var db = redis.Connection.GetDatabase();
+        var node = await db.IdentifyEndpointAsync(SessionKeys.Index(userId));
+        while (true)
+        {
+            var other = SessionStoreFactory.NewUser().UserId;
+            if (Equals(await db.IdentifyEndpointAsync(SessionKeys.Index(other)), node))
+            {
+                return other;
+            }
+        }
     }
 
     /// <summary>Every key of the user's hash tag and its contents, as text.</summary>
@@ -323,7 +345,16 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
     {
         var db = redis.Connection.GetDatabase();
         var dump = new List<string>();
-        await foreach (var key in redis.Connection.GetServers().Single().KeysAsync(pattern: $"auth:{{u:{userId}}}:*"))
+        // On a cluster they are on whichever master serves their slot: ask each.
+        var keys = new List<RedisKey>();
+        foreach (var server in RedisServerFixture.Masters(redis.Connection))
+        {
+            await foreach (var key in server.KeysAsync(pattern: $"auth:{{u:{userId}}}:*"))
+            {
+                keys.Add(key);
+            }
+        }
+        foreach (var key in keys)
         {
             dump.Add(key!);
             if (await db.KeyTypeAsync(key) == RedisType.SortedSet)

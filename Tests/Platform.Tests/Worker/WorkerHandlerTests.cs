@@ -17,6 +17,9 @@ public sealed class WorkerHandlersOnRedisServer(RedisServerFixture redis) : Work
 [Collection(GarnetCollection.Name)]
 public sealed class WorkerHandlersOnGarnet(GarnetServerFixture garnet) : WorkerHandlerTests(garnet);
 
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class WorkerHandlersOnCluster(RedisClusterFixture cluster) : WorkerHandlerTests(cluster);
+
 /// <summary>The worker's handlers run by a real processor on a real server, writing to a temporary folder.</summary>
 public abstract class WorkerHandlerTests(RedisServerFixture redis) : IDisposable
 {
