@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Platform.Redis;
 using StackExchange.Redis;
+using Platform.Hosting;
 
 namespace Platform.Locking;
 
@@ -41,6 +42,8 @@ internal sealed class LockHandle : ILockHandle
 
     private async Task RenewAsync()
     {
+        // Renewals are housekeeping, not traced (each would be a span every lease/3 in the holder's trace, or a trace).
+        using var quiet = Untraced.Begin();
         using var timer = new PeriodicTimer(_lease / 3);
         try
         {
