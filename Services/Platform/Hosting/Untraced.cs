@@ -12,8 +12,8 @@ namespace Platform.Hosting;
 /// Suppressed at the source rather than sampled out: a sampler sees a span when it starts, not whether the work moved
 /// anything, and could only drop every Redis command that has no parent, hiding, unnoticed, whatever else runs without
 /// one. Two mechanisms, because the StackExchange.Redis instrumentation ignores <see cref="SuppressInstrumentationScope"/>
-/// (it turns profiled commands into spans later, on its own thread): an unrecorded activity is made current, and the
-/// standard parent-based sampler drops every child span, Redis commands included.
+/// (it turns profiled commands into spans later, on its own thread): an unrecorded activity is made current too, and
+/// the services' sampler (ServiceDefaults) drops the children of an unrecorded local span, Redis commands included.
 /// </para>
 /// </summary>
 public static class Untraced

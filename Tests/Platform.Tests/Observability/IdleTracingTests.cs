@@ -28,7 +28,7 @@ public sealed class TracingCollection : ICollectionFixture<RedisServerFixture>
 /// Background work that finds nothing to do exports no trace (the dashboard's Traces page stays empty while the system
 /// is idle); work that does something is traced, in the trace of whoever asked for it. Spans are read where an
 /// exporter would get them: at the end of the OpenTelemetry pipeline, with the real StackExchange.Redis
-/// instrumentation Aspire's client integration uses.
+/// instrumentation Aspire's client integration uses, composed by ServiceDefaults as every service composes it.
 /// </summary>
 [Collection(TracingCollection.Name)]
 public sealed class IdleTracingTests(RedisServerFixture redis)
@@ -43,6 +43,9 @@ public sealed class IdleTracingTests(RedisServerFixture redis)
 
     private static readonly ActivitySource Caller = new("Platform.Tests.Caller");
 
+    /// <summary>What the AppHost sets for every service: record every span, whatever its parent decided.</summary>
+    private static readonly (string Key, string Value) AspireSampler = ("OTEL_TRACES_SAMPLER", "always_on");
+
     [Fact]
     public async Task AnIdleJobProcessorExportsNoTraceAndFiveJobsExportOnlySpansInTheirEnqueuersTrace()
     {
@@ -55,9 +58,11 @@ public sealed class IdleTracingTests(RedisServerFixture redis)
         {
             ["ConnectionStrings:redis"] = redis.Server.ConnectionString,
             ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
+            [AspireSampler.Key] = AspireSampler.Value,
         });
         builder.AddPlatformRedis();
-        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(JobTelemetry.Name, Caller.Name).AddProcessor(spans));
+        builder.ConfigureOpenTelemetry();
+        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(Caller.Name).AddProcessor(spans));
         using var host = builder.Build();
         await host.StartAsync();
         var connection = host.Services.GetRequiredService<IConnectionMultiplexer>();
@@ -120,12 +125,12 @@ public sealed class IdleTracingTests(RedisServerFixture redis)
         {
             ["Notifications:HeartbeatInterval"] = "00:00:00.300",
             ["Notifications:SessionRevalidationInterval"] = "00:00:00.500",
+            [AspireSampler.Key] = AspireSampler.Value,
         };
         await using var host = await NotifierHost.StartAsync(redis.Server, new FakeMembership(), settings, builder =>
         {
-            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing
-                .AddSource("Platform.*", Caller.Name)
-                .AddProcessor(spans));
+            builder.ConfigureOpenTelemetry();
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(Caller.Name).AddProcessor(spans));
         });
         var token = await host.SignInAsync($"u{Guid.NewGuid():N}", admin: true);
         await using var stream = await SseClient.ConnectAsync(host.Client, token);
