@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using OpenTelemetry.Trace;
 using Platform.Hosting;
 using Platform.Jobs;
@@ -51,20 +52,7 @@ public sealed class IdleTracingTests(RedisServerFixture redis)
     {
         var queue = $"q{Guid.NewGuid():N}";
         var spans = new ExportedSpans();
-        // As the worker composes it: Aspire's Redis client (and its instrumentation), the OpenTelemetry pipeline.
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:redis"] = redis.Server.ConnectionString,
-            ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
-            [AspireSampler.Key] = AspireSampler.Value,
-        });
-        builder.AddPlatformRedis();
-        builder.ConfigureOpenTelemetry();
-        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(Caller.Name).AddProcessor(spans));
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await StartWorkerHostAsync(spans);
         var connection = host.Services.GetRequiredService<IConnectionMultiplexer>();
         var jobs = JobQueueTests.Queue(connection, queue);
         using var stop = new CancellationTokenSource();
@@ -115,6 +103,61 @@ public sealed class IdleTracingTests(RedisServerFixture redis)
         Assert.Equal(5, exported.Where(s => s.DisplayName == $"job claim {queue}").Select(s => s.GetTagItem("job.id")).Distinct().Count());
         var processIds = processed.Select(s => s.SpanId).ToHashSet();
         Assert.Equal(5, exported.Count(s => processIds.Contains(s.ParentSpanId) && s.DisplayName == "SADD"));
+    }
+
+    [Fact]
+    public async Task AReaperPassThatRecoversAJobIsTracedWithWhatItMoved()
+    {
+        var queue = $"q{Guid.NewGuid():N}";
+        var spans = new ExportedSpans();
+        using var host = await StartWorkerHostAsync(spans);
+        var connection = host.Services.GetRequiredService<IConnectionMultiplexer>();
+        var jobs = JobQueueTests.Queue(connection, queue);
+        await jobs.EnqueueAsync(new EnqueueRequest(queue, "sink", "{}"));
+        // Leased by a worker that then died: claimed with a 300 ms lease, never renewed, never completed.
+        var crashed = new JobProcessorOptions { Queue = queue, VisibilityTimeout = TimeSpan.FromMilliseconds(300) };
+        var leased = await new ClaimCall(new ProcessorContext(jobs, crashed, NullLogger.Instance), 1).SendAsync();
+        Assert.Single(leased.Jobs());
+        var started = DateTime.UtcNow;
+
+        using var stop = new CancellationTokenSource();
+        var processor = JobQueueTests.Processor(jobs, queue, new SinkHandler(connection, queue, TimeSpan.Zero), concurrency: 1)
+            .RunAsync(stop.Token);
+        try
+        {
+            await JobQueueTests.WaitUntilAsync(async () => await redis.Connection.GetDatabase().SetLengthAsync(SinkHandler.Done(queue)) == 1,
+                TimeSpan.FromSeconds(30), "the recovered job done");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await processor;
+            await host.StopAsync();
+        }
+
+        var reap = Assert.Single(spans.All, s => s.DisplayName == $"job reap {queue}");
+        Assert.Equal((1L, 0L), ((long)reap.GetTagItem("job.requeued")!, (long)reap.GetTagItem("job.dead")!));
+        Assert.Equal(default, reap.ParentSpanId);
+        Assert.Single(spans.All, s => s.DisplayName == $"job process {queue}" && s.StartTimeUtc >= started);
+    }
+
+    /// <summary>A host composed as the worker is: Aspire's Redis client (and its instrumentation), ServiceDefaults' telemetry.</summary>
+    private async Task<IHost> StartWorkerHostAsync(ExportedSpans spans)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.Server.ConnectionString,
+            ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
+            [AspireSampler.Key] = AspireSampler.Value,
+        });
+        builder.AddPlatformRedis();
+        builder.ConfigureOpenTelemetry();
+        builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing.AddSource(Caller.Name).AddProcessor(spans));
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
     }
 
     [Fact]
