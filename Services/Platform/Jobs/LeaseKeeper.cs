@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 using Platform.Hosting;
+using StackExchange.Redis;
 
 namespace Platform.Jobs;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using Platform.Redis;
 using StackExchange.Redis;
-using Platform.Hosting;
 
 namespace Platform.Locking;
 

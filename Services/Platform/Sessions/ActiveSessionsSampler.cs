@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 using Platform.Hosting;
+using StackExchange.Redis;
 
 namespace Platform.Sessions;
 
