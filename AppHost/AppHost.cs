@@ -86,6 +86,15 @@ if (builder.ExecutionContext.IsRunMode && builder.Configuration["ASPNETCORE_URLS
 // api <-> notifier is fine for references, whereas waiting on each other would never start either.
 notifier.WithReference(api);
 
+// Every endpoint is http: no project takes the development certificate for Kestrel, so the dashboard does not open with
+// "No trusted development certificate" (Aspire warns only when some resource uses TLS).
+foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
+{
+#pragma warning disable ASPIRECERTIFICATES001 // evaluation API; the supported opt-out of the development certificate per resource
+    builder.CreateResourceBuilder(project).WithoutHttpsCertificate();
+#pragma warning restore ASPIRECERTIFICATES001
+}
+
 builder.Build().Run();
 
 static async Task SendKeyAsync(HttpCommandRequestContext context, IResourceBuilder<ParameterResource> key) =>

@@ -68,7 +68,8 @@ public static class Extensions
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(builder.Environment.ApplicationName)
+                tracing.SetSampler(RecordAllButUntracedWork)
+                    .AddSource(builder.Environment.ApplicationName)
                     .AddSource(PlatformTelemetryPrefix)
                     .AddAspNetCoreInstrumentation(options =>
                         options.Filter = context =>
@@ -84,6 +85,16 @@ public static class Extensions
 
         return builder;
     }
+
+    /// <summary>
+    /// Every span is recorded, as the AppHost's <c>OTEL_TRACES_SAMPLER=always_on</c> asks (a caller's unsampled
+    /// traceparent included), except children of a span in this process that chose not to be recorded: background
+    /// work run <c>Platform.Hosting.Untraced</c> (idle polls, renewals; their Redis commands included) and the
+    /// health endpoints filtered out above. Set here because a sampler set in code takes precedence over that variable.
+    /// </summary>
+    private static readonly Sampler RecordAllButUntracedWork = new ParentBasedSampler(new AlwaysOnSampler(),
+        remoteParentSampled: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler(),
+        localParentSampled: new AlwaysOnSampler(), localParentNotSampled: new AlwaysOffSampler());
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {

@@ -88,7 +88,8 @@ public static class RedisRuntimeExtensions
             });
         }
 
-        redis.WithAnnotation(new RedisRuntimeAnnotation(choice));
+        redis.WithAnnotation(new RedisRuntimeAnnotation(choice))
+            .WithRuntimeOnConsole($"{choice.Kind}, persistence {(aof ? "aof" : "none")}", choice.Reason);
         // The choice and its reason are the first line of the resource's console log in the dashboard.
         builder.Eventing.Subscribe<BeforeResourceStartedEvent>(redis.Resource, (e, _) =>
         {

@@ -26,7 +26,8 @@ public class DistributedAppFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"--Parameters:admin-email={AdminEmail}", $"--Parameters:admin-password={AdminPassword}", .. Arguments], timeout.Token);
+            [$"--Parameters:admin-email={AdminEmail}", $"--Parameters:admin-password={AdminPassword}", .. Arguments],
+            (options, _) => ConfigureOptions(options), timeout.Token);
         UseFreeGatewayPort(builder);
         Configure(builder);
         _app = await builder.BuildAsync(timeout.Token);
@@ -35,6 +36,11 @@ public class DistributedAppFixture : IAsyncLifetime
         {
             await WaitHealthyAsync(resource, timeout.Token);
         }
+    }
+
+    /// <summary>Options of the AppHost (the testing builder turns the dashboard off; a fixture may turn it on).</summary>
+    protected virtual void ConfigureOptions(DistributedApplicationOptions options)
+    {
     }
 
     /// <summary>Command-line arguments for the AppHost (configuration such as <c>--Redis:Persistence=aof</c>).</summary>

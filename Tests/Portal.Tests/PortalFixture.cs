@@ -8,7 +8,7 @@ namespace Portal.Tests;
 /// its browser download. Where chromium is missing the browser tests are skipped, saying how to install it; under CI
 /// (<c>CI=true</c>) they fail instead.
 /// </summary>
-public sealed class PortalFixture : DistributedAppFixture
+public class PortalFixture : DistributedAppFixture
 {
     public const string InstallCommand = "sudo apt-get install -y chromium";
     /// <summary>Sign-in attempts per email allowed in <see cref="SignInWindow"/>: the gateway's default of 10, in a short window.</summary>

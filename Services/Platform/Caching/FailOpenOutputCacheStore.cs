@@ -53,6 +53,7 @@ internal sealed class FailOpenOutputCacheStore(
 
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
     {
+        using var span = OutputCacheTelemetry.Source.StartActivity("outputcache lookup");
         byte[]? value;
         try
         {
@@ -62,8 +63,10 @@ internal sealed class FailOpenOutputCacheStore(
         {
             FailedOpen("get", e);
             RememberMiss(key, evictions: null);
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "Redis unavailable");
             return null;
         }
+        span?.SetTag("outputcache.found", value is not null);
         if (value is null)
         {
             await RememberMissAsync(key);
@@ -83,6 +86,7 @@ internal sealed class FailOpenOutputCacheStore(
             await destination.WriteAsync(value, cancellationToken);
             return true;
         }
+        using var span = OutputCacheTelemetry.Source.StartActivity("outputcache lookup");
         bool found;
         try
         {
@@ -92,8 +96,10 @@ internal sealed class FailOpenOutputCacheStore(
         {
             FailedOpen("get", e);
             RememberMiss(key, evictions: null);
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "Redis unavailable");
             return false;
         }
+        span?.SetTag("outputcache.found", found);
         if (!found)
         {
             await RememberMissAsync(key);
@@ -123,6 +129,7 @@ internal sealed class FailOpenOutputCacheStore(
             evictionsAtMiss = miss.Evictions;
         }
 
+        using var span = OutputCacheTelemetry.Source.StartActivity("outputcache store");
         var stored = false;
         try
         {
@@ -156,6 +163,7 @@ internal sealed class FailOpenOutputCacheStore(
         }
         catch (Exception e) when (IsRedisFailure(e))
         {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, "Redis unavailable");
             FailedOpen("set", e);
             if (stored && evictionsAtMiss is not null)
             {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 
 namespace Platform.Jobs;
 
@@ -30,9 +31,13 @@ internal sealed class ClaimLoop(ProcessorContext context, LeaseKeeper leases, Jo
 
             ClaimCall.Reply reply;
             RunningJob[] jobs;
+            var sent = DateTimeOffset.UtcNow;
             try
             {
-                reply = await call.SendAsync();
+                using (Untraced.Begin())
+                {
+                    reply = await call.SendAsync();
+                }
                 jobs = leases.Register(reply);
                 outageDelay = 100;
             }
@@ -60,6 +65,8 @@ internal sealed class ClaimLoop(ProcessorContext context, LeaseKeeper leases, Jo
 
             var asked = call.Take;
             call = null;
+            context.Queue.Telemetry.Claims.Add(1, context.QueueTag, new("result", jobs.Length > 0 ? "leased" : "empty"));
+            JobTelemetry.TraceClaim(context.Options.Queue, jobs, sent);
             context.ReportOrphans(reply.Orphans, "claim");
             if (asked > jobs.Length)
             {

@@ -15,9 +15,15 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
     public async Task<(string Outcome, RunningJob? Next)> CompleteAsync(RunningJob job, string? result, CancellationToken stoppingToken)
     {
         var call = new ClaimCall(context, stoppingToken.IsCancellationRequested ? 0 : 1, job.Id, job.Token, result ?? "");
+        var sent = DateTimeOffset.UtcNow;
         var reply = await UntilLeaseEndsAsync(job, call.SendAsync);
         context.ReportOrphans(reply.Orphans, "claim");
         var next = leases.Register(reply).SingleOrDefault();
+        if (next is not null)
+        {
+            // Leased by this completion (a span of this job's trace): its claim span goes to the next job's trace too.
+            JobTelemetry.TraceClaim(context.Options.Queue, [next], sent);
+        }
         if (reply.Completion != 1)
         {
             context.Logger.LogWarning("Job {JobId} finished but its lease had been lost: the completion was refused", job.Id);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using StackExchange.Redis;
 
 namespace Platform.Jobs;
@@ -41,6 +42,8 @@ internal sealed class LeaseKeeper(ProcessorContext context)
 
     public async Task RunAsync(CancellationToken stop)
     {
+        // Renewals are housekeeping, not traced; a lease they lose shows on the job's span (lease_lost).
+        using var quiet = Untraced.Begin();
         using var timer = new PeriodicTimer(context.Options.VisibilityTimeout / 3);
         try
         {

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 
 namespace Platform.Jobs;
 
 /// <summary>
 /// Offers every <see cref="JobProcessorOptions.ReapInterval"/> to recover jobs whose lease ended (reap.lua: one worker
 /// per interval does the work), removes orphan ids it meets in the active set, and samples the queue's depth for the
-/// <c>jobs.queue.depth</c> gauge. Failures are logged and skipped: the reaper never stops.
+/// <c>jobs.queue.depth</c> gauge. Failures are logged and skipped: the reaper never stops. A pass is counted
+/// (<c>jobs.reaps</c>); only a pass that recovered jobs is traced.
 /// </summary>
 internal sealed class Reaper(ProcessorContext context, string workerId)
 {
@@ -20,12 +22,22 @@ internal sealed class Reaper(ProcessorContext context, string workerId)
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
+                var sent = DateTimeOffset.UtcNow;
                 try
                 {
-                    var reaped = (long[])(await JobQueue.Reap.EvaluateAsync(context.Db, context.Keys.All,
-                        [context.Keys.Prefix, workerId, (long)context.Options.ReapInterval.TotalMilliseconds, PerCall, context.Keys.Doorbell]))!;
-                    if (reaped[0] > 0 || reaped[1] > 0)
+                    long[] reaped;
+                    using (Untraced.Begin())
                     {
+                        reaped = (long[])(await JobQueue.Reap.EvaluateAsync(context.Db, context.Keys.All,
+                            [context.Keys.Prefix, workerId, (long)context.Options.ReapInterval.TotalMilliseconds, PerCall, context.Keys.Doorbell]))!;
+                    }
+                    var moved = reaped[0] > 0 || reaped[1] > 0;
+                    context.Queue.Telemetry.Reaps.Add(1, context.QueueTag, new("result", moved ? "moved" : "idle"));
+                    if (moved)
+                    {
+                        JobTelemetry.TraceReap(context.Options.Queue, reaped[0], reaped[1], sent);
+                        context.Queue.Telemetry.Reaped.Add(reaped[0], context.QueueTag, new("outcome", "requeued"));
+                        context.Queue.Telemetry.Reaped.Add(reaped[1], context.QueueTag, new("outcome", "dead"));
                         context.Logger.LogWarning("Recovered {Requeued} job(s) of {Queue} whose lease expired; {Dead} were on their last attempt (dead letter)",
                             reaped[0], context.Options.Queue, reaped[1]);
                     }
@@ -33,7 +45,10 @@ internal sealed class Reaper(ProcessorContext context, string workerId)
                     if (sampled is not { } last || Stopwatch.GetElapsedTime(last) >= context.Options.DepthSampleInterval)
                     {
                         sampled = Stopwatch.GetTimestamp();
-                        context.Queue.Telemetry.ReportCounts(await context.Queue.GetCountsAsync(context.Options.Queue));
+                        using (Untraced.Begin())
+                        {
+                            context.Queue.Telemetry.ReportCounts(await context.Queue.GetCountsAsync(context.Options.Queue));
+                        }
                     }
                 }
                 catch (Exception e)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using Platform.Redis;
 using StackExchange.Redis;
 
@@ -65,6 +66,8 @@ internal sealed class LockHandle : ILockHandle
 
     private async Task RenewAsync()
     {
+        // Renewals are housekeeping, not traced (each would be a span every lease/3 in the holder's trace, or a trace).
+        using var quiet = Untraced.Begin();
         var sent = Stopwatch.GetTimestamp();
         try
         {

@@ -202,6 +202,8 @@ internal sealed class NotificationStream(
 
     private async Task<bool> SessionIsLiveAsync()
     {
+        // Every stream, every interval, and almost always still live: not traced (the sessions' metrics count it).
+        using var quiet = Untraced.Begin();
         try
         {
             var session = await sessions.ValidateAsync(viewer.Token);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Platform.Redis;
 using StackExchange.Redis;
@@ -11,6 +12,9 @@ namespace Platform.RateLimiting;
 public sealed class RedisRateLimitStore(IConnectionMultiplexer redis)
 {
     private static readonly RedisScript SlidingWindow = RedisScript.FromResource<RedisRateLimitStore>("sliding-window.lua");
+    /// <summary>The rate limiter's spans (its meter, of the same name, is the gateway's: <see cref="GatewayRateLimiter"/>).</summary>
+    public static readonly ActivitySource Source = new("Platform.RateLimiting");
+
     private static readonly RedisScript FixedWindow = RedisScript.FromResource<RedisRateLimitStore>("fixed-window.lua");
 
     public static string Key(string partition, RateLimitRule rule) => $"api:ratelimit:{{{partition}}}:{rule.Name}";
@@ -20,6 +24,8 @@ public sealed class RedisRateLimitStore(IConnectionMultiplexer redis)
         ArgumentException.ThrowIfNullOrEmpty(partition);
         ArgumentNullException.ThrowIfNull(rule);
 
+        using var span = Source.StartActivity("ratelimit decide");
+        span?.SetTag("ratelimit.rule", rule.Name);
         RedisKey[] keys = [Key(partition, rule)];
         var windowMs = (long)rule.Window.TotalMilliseconds;
         var result = rule.Algorithm == RateLimitAlgorithm.SlidingWindow
@@ -27,6 +33,8 @@ public sealed class RedisRateLimitStore(IConnectionMultiplexer redis)
             : await FixedWindow.EvaluateAsync(redis.GetDatabase(), keys, [rule.Limit, windowMs]);
 
         var values = (long[])result!;
+        span?.SetTag("ratelimit.admitted", values[0] == 1);
+        span?.SetTag("ratelimit.remaining", values[1]);
         return new RateLimitDecision(values[0] == 1, rule, values[1],
             TimeSpan.FromMilliseconds(values[2]), TimeSpan.FromMilliseconds(values[3]));
     }

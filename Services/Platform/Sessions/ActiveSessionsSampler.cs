@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using StackExchange.Redis;
 
 namespace Platform.Sessions;
@@ -15,6 +16,8 @@ public sealed class ActiveSessionsSampler(IConnectionMultiplexer redis, SessionT
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A sample is a gauge, not a trace: its SCAN pages are not exported as spans.
+        using var quiet = Untraced.Begin();
         using var timer = new PeriodicTimer(Interval);
         do
         {

@@ -36,8 +36,9 @@ internal sealed class NotifierHost : IAsyncDisposable
     public SessionStore Sessions => _app.Services.GetRequiredService<SessionStore>();
     public ProjectMemberCache Members => _app.Services.GetRequiredService<ProjectMemberCache>();
 
+    /// <param name="configure">Anything more the test composes into the host (its telemetry, say).</param>
     public static async Task<NotifierHost> StartAsync(string connectionString, IProjectMembership membership,
-        IDictionary<string, string?>? settings = null)
+        IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -56,6 +57,7 @@ internal sealed class NotifierHost : IAsyncDisposable
         builder.AddNotificationStream();
         builder.Services.AddSingleton(membership);
         builder.Services.AddProblemDetails();
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseExceptionHandler();

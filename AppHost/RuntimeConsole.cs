@@ -1,0 +1,31 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace AppHost;
+
+/// <summary>
+/// The AppHost's own console says, once at start, which runtime serves each backing resource and why, beside the
+/// dashboard's URL: a new user sees where Redis (and the database) come from without opening the dashboard.
+/// </summary>
+public static class RuntimeConsole
+{
+    /// <summary>The logger category of those lines (shown on the console at the default level, Information).</summary>
+    public const string Category = "AppHost.Runtime";
+
+    /// <summary>
+    /// Prints "<paramref name="resource"/>'s name runtime: <paramref name="runtime"/> (<paramref name="reason"/>)" once,
+    /// when the application starts. One call per runtime choice, e.g. <c>redis.WithRuntimeOnConsole(kind, reason)</c>.
+    /// </summary>
+    public static IResourceBuilder<T> WithRuntimeOnConsole<T>(this IResourceBuilder<T> resource, string runtime, string reason)
+        where T : IResource
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        resource.ApplicationBuilder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>
+        {
+            e.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category)
+                .LogInformation("{Resource} runtime: {Runtime} ({Reason})", resource.Resource.Name, runtime, reason);
+            return Task.CompletedTask;
+        });
+        return resource;
+    }
+}
