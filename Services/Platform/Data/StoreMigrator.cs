@@ -1,0 +1,60 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace Platform.Data;
+
+/// <summary>
+/// Applies a context's EF Core migrations at start-up, safely when several replicas start at once, and first adopts
+/// a database that <c>EnsureCreated</c> made before migrations existed (<see cref="EnsureCreatedBaseline"/>).
+/// </summary>
+public static class StoreMigrator
+{
+    public static async Task MigrateAsync(DbContext db, EnsureCreatedBaseline baseline, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            await MigratePostgresAsync(db, logger, cancellationToken);
+            return;
+        }
+
+        if (db.Database.GetDbConnection().DataSource is { Length: > 0 } file && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        {
+            Directory.CreateDirectory(folder);
+        }
+        await baseline.AdoptAsync(db, logger, cancellationToken);
+        // EF Core serialises concurrent migrations of one SQLite file itself (its __EFMigrationsLock row).
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Under a session advisory lock named for the database: the replica that waits finds the migrations applied.
+    /// EF Core's own lock is taken on the history table, which must exist first, and two concurrent
+    /// <c>CREATE TABLE IF NOT EXISTS</c> of it can still collide in PostgreSQL's catalog; the advisory lock needs no table.
+    /// </summary>
+    private static async Task MigratePostgresAsync(DbContext db, ILogger logger, CancellationToken cancellationToken)
+    {
+        var lockName = $"migrations:{db.GetType().Name}";
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_lock(hashtext({lockName}))", cancellationToken);
+            try
+            {
+                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+                if (pending.Count > 0)
+                {
+                    logger.LogInformation("Applying migrations {Migrations} to {Database}", pending, db.Database.GetDbConnection().Database);
+                }
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+            finally
+            {
+                await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_unlock(hashtext({lockName}))", CancellationToken.None);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+}
