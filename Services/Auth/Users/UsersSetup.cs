@@ -44,15 +44,25 @@ public static class UsersSetup
 
         var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>();
         var normalized = email.Trim().ToLowerInvariant();
-        var admin = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized);
-        if (admin is null)
+        User admin;
+        for (var attempt = 1; ; attempt++)
         {
-            admin = new User { Email = email.Trim(), NormalizedEmail = normalized, Name = "Administrator", PasswordHash = "", CreatedAt = DateTimeOffset.UtcNow };
-            db.Users.Add(admin);
+            admin = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized)
+                ?? db.Users.Add(new User { Email = email.Trim(), NormalizedEmail = normalized, Name = "Administrator", PasswordHash = "", CreatedAt = DateTimeOffset.UtcNow }).Entity;
+            admin.Tier = Tiers.Admin;
+            admin.PasswordHash = hasher.HashPassword(admin, password);
+            try
+            {
+                await db.SaveChangesAsync();
+                break;
+            }
+            catch (DbUpdateException) when (attempt == 1)
+            {
+                // Replicas starting together both found no admin and both inserted: the unique email let one win.
+                // The other now finds that row and updates it.
+                db.ChangeTracker.Clear();
+            }
         }
-        admin.Tier = Tiers.Admin;
-        admin.PasswordHash = hasher.HashPassword(admin, password);
-        await db.SaveChangesAsync();
         app.Logger.LogInformation("Admin account {Email} is ready.", admin.Email);
     }
 }
