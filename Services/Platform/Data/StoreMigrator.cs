@@ -1,5 +1,8 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace Platform.Data;
 
@@ -33,6 +36,21 @@ public static class StoreMigrator
     /// </summary>
     private static async Task MigratePostgresAsync(DbContext db, ILogger logger, CancellationToken cancellationToken)
     {
+        // A local server (or a deployment's) starts with no databases: the service makes its own. Replicas racing here
+        // lose with "already exists", which is the outcome they wanted.
+        var creator = db.GetService<IRelationalDatabaseCreator>();
+        if (!await creator.ExistsAsync(cancellationToken))
+        {
+            try
+            {
+                await creator.CreateAsync(cancellationToken);
+                logger.LogInformation("Created database {Database}", db.Database.GetDbConnection().Database);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+            }
+        }
+
         var lockName = $"migrations:{db.GetType().Name}";
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
@@ -40,11 +58,6 @@ public static class StoreMigrator
             await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_lock(hashtext({lockName}))", cancellationToken);
             try
             {
-                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-                if (pending.Count > 0)
-                {
-                    logger.LogInformation("Applying migrations {Migrations} to {Database}", pending, db.Database.GetDbConnection().Database);
-                }
                 await db.Database.MigrateAsync(cancellationToken);
             }
             finally
