@@ -30,9 +30,9 @@ public static class StoreMigrator
     }
 
     /// <summary>
-    /// Under a session advisory lock named for the database: the replica that waits finds the migrations applied.
-    /// EF Core's own lock is taken on the history table, which must exist first, and two concurrent
-    /// <c>CREATE TABLE IF NOT EXISTS</c> of it can still collide in PostgreSQL's catalog; the advisory lock needs no table.
+    /// Under a session advisory lock named for the context: the replica that waits finds the migrations applied. The
+    /// lock needs no table, so replicas are serialised from their first statement, before the migration history table
+    /// exists (two concurrent creations of a table can collide in PostgreSQL's catalog).
     /// </summary>
     private static async Task MigratePostgresAsync(DbContext db, ILogger logger, CancellationToken cancellationToken)
     {
