@@ -1,9 +1,12 @@
 using AppHost;
+using AppHost.Database;
 using AppHost.Redis;
 
 var builder = DistributedApplication.CreateBuilder(args);
 
 var redis = builder.AddRedisRuntime("redis");
+// Users and projects: PostgreSQL (container or local postgres) or SQLite files; Database:Runtime, AppHost/Database/.
+var database = builder.AddDatabaseRuntime();
 
 // The first admin: admin@example.com unless Parameters:admin-email says otherwise. The password is generated unless
 // Parameters:admin-password is set; the dashboard shows it.
@@ -19,6 +22,7 @@ var workerAdminKey = builder.AddParameter("worker-admin-key",
 
 var auth = builder.AddProject<Projects.Auth>("auth")
     .WithReference(redis).WaitFor(redis)
+    .WithDatabase(database.Users, database)
     .WithEnvironment("Auth__AdminEmail", adminEmail)
     .WithEnvironment("Auth__AdminPassword", adminPassword)
     .WithHttpHealthCheck("/health");
@@ -32,6 +36,7 @@ var notifier = builder.AddProject<Projects.Notifier>("notifier")
 // answer only a caller with the AppHost's key.
 builder.AddProject<Projects.Worker>("worker")
     .WithReference(redis).WaitFor(redis)
+    .WithDatabase(database.Projects, database)
     .WithEnvironment("ServiceKeys__apphost", workerAdminKey)
     .WithHttpHealthCheck("/health")
     .WithHttpCommand("/worker/admin/dead/retry", "Retry dead jobs", commandName: "retry-dead-jobs", commandOptions: new HttpCommandOptions
@@ -53,6 +58,7 @@ builder.AddProject<Projects.Worker>("worker")
 
 var api = builder.AddProject<Projects.Api>("api")
     .WithReference(redis).WaitFor(redis)
+    .WithDatabase(database.Projects, database)
     .WithReference(auth).WithReference(notifier)
     .WithEnvironment("ServiceKeys__notifier", notifierKey)
     .WithHttpHealthCheck("/health")

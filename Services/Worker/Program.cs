@@ -1,3 +1,4 @@
+using Platform.Data;
 using Platform.Hosting;
 using Platform.Jobs;
 using Platform.Locking;
@@ -16,6 +17,16 @@ builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection("Work
 builder.Services.AddSingleton<IDistributedLock, RedisDistributedLock>();
 builder.AddNotificationPublisher();
 builder.Services.AddSingleton<IDeploymentStatusPublisher, NotifierDeploymentStatusPublisher>();
+// Project databases on the projects server when the AppHost gives one (PostgreSQL), else SQLite files.
+if (builder.Configuration.GetConnectionString("projects") is { } projects && StoreProviders.Of(projects) == StoreProvider.PostgreSql)
+{
+    builder.Services.AddSingleton<IProjectDatabases>(services =>
+        ActivatorUtilities.CreateInstance<PostgresProjectDatabases>(services, projects));
+}
+else
+{
+    builder.Services.AddSingleton<IProjectDatabases, SqliteProjectDatabases>();
+}
 
 // One processor per queue; concurrency and leases from Jobs:Processors:<queue>.
 builder.AddJobProcessor<DeploymentHandler>("deployment");

@@ -36,6 +36,7 @@ public sealed class DeploymentManifestTests : IAsyncLifetime
         // Publishing must not depend on what this machine has: it has neither engine nor redis-server here.
         start.Environment["PATH"] = Path.GetDirectoryName(Path.GetFullPath(dotnet)) ?? "";
         start.Environment["Redis__Runtime"] = "local";
+        start.Environment["Database__Runtime"] = "local";
 
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
@@ -97,6 +98,39 @@ public sealed class DeploymentManifestTests : IAsyncLifetime
             Assert.True((bool?)_resources[key]!["inputs"]!["value"]!["secret"]);
             Assert.NotNull(_resources[key]!["inputs"]!["value"]!["default"]!["generate"]);
         }
+    }
+
+    [Fact]
+    public void PostgreSqlIsDeployedAsAContainerWithADataVolumeAndASecretGeneratedPassword()
+    {
+        var postgres = _resources["postgres"]!;
+        Assert.Equal("container.v0", (string?)postgres["type"]);
+        Assert.StartsWith("docker.io/library/postgres:", (string?)postgres["image"]);
+        // The postgres 18 image keeps its data under /var/lib/postgresql.
+        Assert.Contains(postgres["volumes"]!.AsArray(), volume => ((string?)volume!["target"])?.StartsWith("/var/lib/postgresql") == true);
+        Assert.Equal("{postgres-password.value}", (string?)postgres["env"]!["POSTGRES_PASSWORD"]);
+
+        var password = _resources["postgres-password"]!;
+        Assert.Equal("parameter.v0", (string?)password["type"]);
+        Assert.True((bool?)password["inputs"]!["value"]!["secret"]);
+        Assert.NotNull(password["inputs"]!["value"]!["default"]!["generate"]);
+    }
+
+    [Fact]
+    public void EachOwnerGetsItsOwnDatabaseOnThatServer()
+    {
+        foreach (var (database, owners) in new[] { ("users", new[] { "auth" }), ("projects", new[] { "api", "worker" }) })
+        {
+            Assert.Equal($"{{postgres.connectionString}};Database={database}", (string?)_resources[database]!["connectionString"]);
+            foreach (var name in Projects)
+            {
+                var given = (string?)_resources[name]!["env"]![$"ConnectionStrings__{database}"];
+                Assert.Equal(owners.Contains(name) ? $"{{{database}.connectionString}}" : null, given);
+            }
+        }
+        // The store adds the server, its password (and the URI-encoded form Aspire derives from it) and the two databases.
+        Assert.Equal(["postgres", "postgres-password", "postgres-password-uri-encoded", "projects", "users"],
+            _resources.Select(r => r.Key).Where(key => key.StartsWith("postgres") || key is "users" or "projects").Order(StringComparer.Ordinal));
     }
 
     public Task DisposeAsync()

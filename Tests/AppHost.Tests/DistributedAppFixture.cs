@@ -164,8 +164,8 @@ public sealed class SystemCollection : ICollectionFixture<DistributedAppFixture>
 }
 
 /// <summary>
-/// The system on a machine with only the .NET SDK: docker, podman and redis-server are hidden from PATH while the
-/// AppHost starts, so <c>Redis:Runtime=auto</c> has to fall back to Garnet.
+/// The system on a machine with only the .NET SDK: docker, podman, redis-server and postgres are hidden from PATH while
+/// the AppHost starts, so <c>Redis:Runtime=auto</c> has to fall back to Garnet and <c>Database:Runtime=auto</c> to SQLite.
 /// </summary>
 public sealed class DotnetOnlyMachineFixture : DistributedAppFixture
 {
@@ -174,7 +174,7 @@ public sealed class DotnetOnlyMachineFixture : DistributedAppFixture
         var path = Environment.GetEnvironmentVariable("PATH") ?? "";
         var dotnet = Path.GetDirectoryName(Path.GetFullPath(
             Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath!))!;
-        var hidden = new[] { "redis-server", "docker", "podman" };
+        var hidden = new[] { "redis-server", "docker", "podman", "postgres" };
         var kept = path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Where(dir => !hidden.Any(program => File.Exists(Path.Combine(dir, program))));
         Environment.SetEnvironmentVariable("PATH", string.Join(Path.PathSeparator, kept.Prepend(dotnet)));

@@ -5,7 +5,7 @@ namespace Api.Outbox;
 
 /// <summary>
 /// Something to send to Redis once the transaction that wrote it commits: a job to enqueue, or a notification to
-/// publish. Written in the same SQLite transaction as the change it announces, so both commit or neither does;
+/// publish. Written in the same transaction as the change it announces, so both commit or neither does;
 /// deleted once sent. Each is idempotent to send again (the job's idempotency key, the notification's dedupe key),
 /// because a process can die between sending and deleting.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Api.Projects;
 
-/// <summary>A project of record (SQLite). Its members say who may see it; the owner is a member with role owner.</summary>
+/// <summary>A project of record (SQLite or PostgreSQL). Its members say who may see it; the owner is a member with role owner.</summary>
 public sealed class Project
 {
     public int Id { get; set; }

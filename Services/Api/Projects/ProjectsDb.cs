@@ -4,7 +4,11 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Api.Projects;
 
-public sealed class ProjectsDb(DbContextOptions<ProjectsDb> options) : DbContext(options)
+/// <summary>
+/// The projects model, one for both engines. The service is given <see cref="SqliteProjectsDb"/> or
+/// <see cref="PostgresProjectsDb"/>, each with its own migrations (Projects/Migrations/{Sqlite,Postgres}).
+/// </summary>
+public abstract class ProjectsDb(DbContextOptions options) : DbContext(options)
 {
     public DbSet<Project> Projects => Set<Project>();
     public DbSet<ProjectMember> ProjectMembers => Set<ProjectMember>();
@@ -38,3 +42,7 @@ public sealed class ProjectsDb(DbContextOptions<ProjectsDb> options) : DbContext
         deployment.HasOne(d => d.Project).WithMany(p => p.Deployments).HasForeignKey(d => d.ProjectId).OnDelete(DeleteBehavior.Cascade);
     }
 }
+
+public sealed class SqliteProjectsDb(DbContextOptions<SqliteProjectsDb> options) : ProjectsDb(options);
+
+public sealed class PostgresProjectsDb(DbContextOptions<PostgresProjectsDb> options) : ProjectsDb(options);

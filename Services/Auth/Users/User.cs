@@ -1,6 +1,6 @@
 namespace Auth.Users;
 
-/// <summary>A user of record (SQLite). Tier and roles are copied into each session at sign-in.</summary>
+/// <summary>A user of record (SQLite or PostgreSQL). Tier and roles are copied into each session at sign-in.</summary>
 public sealed class User
 {
     public int Id { get; set; }

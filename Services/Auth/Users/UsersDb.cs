@@ -2,7 +2,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Auth.Users;
 
-public sealed class UsersDb(DbContextOptions<UsersDb> options) : DbContext(options)
+/// <summary>
+/// The users model, one for both engines. The service is given <see cref="SqliteUsersDb"/> or
+/// <see cref="PostgresUsersDb"/>, each with its own migrations (Users/Migrations/{Sqlite,Postgres}).
+/// </summary>
+public abstract class UsersDb(DbContextOptions options) : DbContext(options)
 {
     public DbSet<User> Users => Set<User>();
 
@@ -17,3 +21,7 @@ public sealed class UsersDb(DbContextOptions<UsersDb> options) : DbContext(optio
         user.Ignore(u => u.Roles);
     }
 }
+
+public sealed class SqliteUsersDb(DbContextOptions<SqliteUsersDb> options) : UsersDb(options);
+
+public sealed class PostgresUsersDb(DbContextOptions<PostgresUsersDb> options) : UsersDb(options);

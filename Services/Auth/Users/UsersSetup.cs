@@ -1,26 +1,30 @@
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Platform.Data;
 
 namespace Auth.Users;
 
 public static class UsersSetup
 {
+    /// <summary>Made by EnsureCreated before migrations existed: its one table, created by the first migration.</summary>
+    private static readonly EnsureCreatedBaseline Baseline = new(("Initial", "Users"));
+
     /// <summary>
-    /// The users database: a SQLite file, <c>ConnectionStrings:users</c> or <c>App_Data/users.db</c> under the
-    /// content root. Passwords are hashed with ASP.NET Core's PasswordHasher (PBKDF2).
+    /// The users database: PostgreSQL when <c>ConnectionStrings:users</c> names a server, else a SQLite file
+    /// (that connection string, or <c>App_Data/users.db</c> under the content root). Passwords are hashed with
+    /// ASP.NET Core's PasswordHasher (PBKDF2).
     /// </summary>
     public static WebApplicationBuilder AddUsers(this WebApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString("users")
-            ?? $"Data Source={Path.Combine(builder.Environment.ContentRootPath, "App_Data", "users.db")}";
-        builder.Services.AddDbContext<UsersDb>(options => options.UseSqlite(connectionString));
+        builder.AddStoreOfRecord<UsersDb, SqliteUsersDb, PostgresUsersDb>("users",
+            Path.Combine(builder.Environment.ContentRootPath, "App_Data", "users.db"));
         builder.Services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         builder.Services.AddSingleton<PasswordHashing>();
         return builder;
     }
 
     /// <summary>
-    /// Creates the database if needed and makes sure the admin from <c>Auth:AdminEmail</c> /
+    /// Migrates the database (see <see cref="StoreMigrator"/>) and makes sure the admin from <c>Auth:AdminEmail</c> /
     /// <c>Auth:AdminPassword</c> (the AppHost's <c>admin-email</c> and <c>admin-password</c> parameters) exists,
     /// holds the admin tier, and signs in with that password: the parameters are the truth for this one account.
     /// </summary>
@@ -28,12 +32,7 @@ public static class UsersSetup
     {
         await using var scope = app.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<UsersDb>();
-        var connection = db.Database.GetDbConnection();
-        if (connection.DataSource is { Length: > 0 } file && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
-        {
-            Directory.CreateDirectory(folder);
-        }
-        await db.Database.EnsureCreatedAsync();
+        await StoreMigrator.MigrateAsync(db, Baseline, app.Logger);
 
         var email = app.Configuration["Auth:AdminEmail"];
         var password = app.Configuration["Auth:AdminPassword"];
@@ -45,15 +44,25 @@ public static class UsersSetup
 
         var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher<User>>();
         var normalized = email.Trim().ToLowerInvariant();
-        var admin = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized);
-        if (admin is null)
+        User admin;
+        for (var attempt = 1; ; attempt++)
         {
-            admin = new User { Email = email.Trim(), NormalizedEmail = normalized, Name = "Administrator", PasswordHash = "", CreatedAt = DateTimeOffset.UtcNow };
-            db.Users.Add(admin);
+            admin = await db.Users.SingleOrDefaultAsync(u => u.NormalizedEmail == normalized)
+                ?? db.Users.Add(new User { Email = email.Trim(), NormalizedEmail = normalized, Name = "Administrator", PasswordHash = "", CreatedAt = DateTimeOffset.UtcNow }).Entity;
+            admin.Tier = Tiers.Admin;
+            admin.PasswordHash = hasher.HashPassword(admin, password);
+            try
+            {
+                await db.SaveChangesAsync();
+                break;
+            }
+            catch (DbUpdateException) when (attempt == 1)
+            {
+                // Replicas starting together both found no admin and both inserted: the unique email let one win.
+                // The other now finds that row and updates it.
+                db.ChangeTracker.Clear();
+            }
         }
-        admin.Tier = Tiers.Admin;
-        admin.PasswordHash = hasher.HashPassword(admin, password);
-        await db.SaveChangesAsync();
         app.Logger.LogInformation("Admin account {Email} is ready.", admin.Email);
     }
 }

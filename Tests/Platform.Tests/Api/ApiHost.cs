@@ -22,8 +22,8 @@ namespace Platform.Tests.Api;
 
 /// <summary>
 /// The api as Services/Api/Program.cs composes it (without the gateway routes and the limiter), on a real Kestrel
-/// loopback port, against a real Redis and a SQLite file that outlives the host: starting a second host on the same
-/// file is the api restarting. <see cref="Fault"/> makes the store fail where a test says.
+/// loopback port, against a real Redis and a projects store (a SQLite file or a PostgreSQL database) that outlives the
+/// host: starting a second host on the same store is the api restarting. <see cref="Fault"/> makes the store fail where a test says.
 /// </summary>
 internal sealed class ApiHost : IAsyncDisposable
 {
@@ -40,7 +40,8 @@ internal sealed class ApiHost : IAsyncDisposable
     public StoreFault Fault { get; }
     public JobQueue Jobs => _app.Services.GetRequiredService<JobQueue>();
 
-    public static async Task<ApiHost> StartAsync(RedisServerProcess server, string database)
+    /// <param name="projects">The projects connection string: <c>Data Source=file</c> or a PostgreSQL one.</param>
+    public static async Task<ApiHost> StartAsync(RedisServerProcess server, string projects)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "api" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -48,7 +49,7 @@ internal sealed class ApiHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:redis"] = server.ConnectionString,
-            ["ConnectionStrings:projects"] = $"Data Source={database}",
+            ["ConnectionStrings:projects"] = projects,
             ["Aspire:StackExchange:Redis:DisableHealthChecks"] = "true",
             // Only the start-up pass and the pass after each commit: a test decides when the outbox is sent.
             ["Projects:OutboxPollInterval"] = "01:00:00",
@@ -62,7 +63,9 @@ internal sealed class ApiHost : IAsyncDisposable
         builder.AddNotificationPublisher();
         builder.Services.AddProblemDetails();
         var fault = new StoreFault();
-        builder.Services.ConfigureDbContext<ProjectsDb>((_, options) => options.AddInterceptors(fault, fault.Commands));
+        // The service registers one of the two; the other's configuration is never used.
+        builder.Services.ConfigureDbContext<SqliteProjectsDb>((_, options) => options.AddInterceptors(fault, fault.Commands));
+        builder.Services.ConfigureDbContext<PostgresProjectsDb>((_, options) => options.AddInterceptors(fault, fault.Commands));
 
         var app = builder.Build();
         app.UseExceptionHandler();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Platform.Notifications;
+using Platform.Tests.Postgres;
 using Platform.Tests.Redis;
 using StackExchange.Redis;
 
@@ -8,20 +9,22 @@ namespace Platform.Tests.Api;
 
 /// <summary>
 /// Creating a project commits the row and the intent to enqueue its jobs and publish <c>project_created</c>
-/// together (a transactional outbox). Each test has its own redis-server and SQLite file; a second host on the same
-/// file is the api restarted.
+/// together (a transactional outbox). Each test has its own redis-server and its own store (a SQLite file, or a
+/// database on the shared PostgreSQL server); a second host on the same store is the api restarted.
 /// </summary>
-public sealed class ProjectOutboxTests : IAsyncLifetime
+public abstract class ProjectOutboxTests : IAsyncLifetime
 {
     private RedisServerProcess _server = null!;
     private ConnectionMultiplexer _redis = null!;
     private string _database = null!;
 
+    /// <summary>A new, empty projects store: its connection string (skips the test where the engine is missing).</summary>
+    protected abstract Task<string> NewStoreAsync(string directory);
+
     public async Task InitializeAsync()
     {
         _server = await RedisServerProcess.StartNewAsync();
         _redis = await ConnectionMultiplexer.ConnectAsync(_server.ConnectionString);
-        _database = Path.Combine(_server.Directory, "projects.db");
     }
 
     public async Task DisposeAsync()
@@ -30,9 +33,10 @@ public sealed class ProjectOutboxTests : IAsyncLifetime
         await _server.DisposeAsync();
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task ACommitThatFailsEnqueuesNothingAndPublishesNothing()
     {
+        _database = await NewStoreAsync(_server.Directory);
         await using (var api = await ApiHost.StartAsync(_server, _database))
         {
             var token = await api.SignInAsync("u-first");
@@ -51,9 +55,10 @@ public sealed class ProjectOutboxTests : IAsyncLifetime
         Assert.Equal(["u-second@example.com"], await EmailRecipientsAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task AProcessKilledJustAfterTheCommitSendsTheJobsAndTheEventExactlyOnceAfterRestarts()
     {
+        _database = await NewStoreAsync(_server.Directory);
         string projectId;
         await using (var api = await ApiHost.StartAsync(_server, _database))
         {
@@ -108,5 +113,21 @@ public sealed class ProjectOutboxTests : IAsyncLifetime
             Assert.True(DateTime.UtcNow < deadline, failure);
             await Task.Delay(50);
         }
+    }
+}
+
+public sealed class ProjectOutboxTestsOnSqlite : ProjectOutboxTests
+{
+    protected override Task<string> NewStoreAsync(string directory) =>
+        Task.FromResult($"Data Source={Path.Combine(directory, "projects.db")}");
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class ProjectOutboxTestsOnPostgres(PostgresServerFixture postgres) : ProjectOutboxTests
+{
+    protected override async Task<string> NewStoreAsync(string directory)
+    {
+        Skip.If(postgres.Unavailable is not null, postgres.Unavailable);
+        return postgres.Server!.ConnectionString(await postgres.Server.CreateDatabaseAsync("projects"));
     }
 }

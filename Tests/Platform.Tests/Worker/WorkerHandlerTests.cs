@@ -57,7 +57,7 @@ public abstract class WorkerHandlerTests(RedisServerFixture redis) : IDisposable
     public async Task TwoConcurrentProvisionJobsForOneProjectCreateTheDatabaseExactlyOnce()
     {
         var options = Options();
-        var handler = new ProvisionHandler(Locks(), Microsoft.Extensions.Options.Options.Create(options), NullLogger<ProvisionHandler>.Instance);
+        var handler = new ProvisionHandler(Locks(), new SqliteProjectDatabases(Microsoft.Extensions.Options.Options.Create(options)), NullLogger<ProvisionHandler>.Instance);
         var project = Guid.NewGuid().ToString("N");
         var payload = $"{{\"projectId\":\"{project}\"}}";
 
@@ -67,7 +67,7 @@ public abstract class WorkerHandlerTests(RedisServerFixture redis) : IDisposable
         // They overlapped: the second started before the first finished, and waited for the lock.
         Assert.True(statuses[1].StartedAt < statuses[0].FinishedAt, "the two jobs did not run at the same time");
         Assert.Equal(["\"created\":false", "\"created\":true"], statuses.Select(s => s.Result![1..^1].Split(',')[0]).Order());
-        var path = ProvisionHandler.DatabasePath(options, project);
+        var path = SqliteProjectDatabases.DatabasePath(options, project);
         Assert.Equal([path], Directory.GetFiles(options.ProjectsDirectory)); // no temporary file left behind
         await using var db = new SqliteConnection($"Data Source={path};Pooling=false");
         await db.OpenAsync();
