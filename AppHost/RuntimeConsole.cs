@@ -20,12 +20,22 @@ public static class RuntimeConsole
         where T : IResource
     {
         ArgumentNullException.ThrowIfNull(resource);
-        resource.ApplicationBuilder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>
+        resource.ApplicationBuilder.PrintRuntimeOnConsole(resource.Resource.Name, runtime, reason);
+        return resource;
+    }
+
+    /// <summary>
+    /// The same line for a choice that may add no resource at all (the database runtime <c>sqlite</c>):
+    /// "<paramref name="name"/> runtime: <paramref name="runtime"/> (<paramref name="reason"/>)", once at start.
+    /// </summary>
+    public static void PrintRuntimeOnConsole(this IDistributedApplicationBuilder builder, string name, string runtime, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>
         {
             e.Services.GetRequiredService<ILoggerFactory>().CreateLogger(Category)
-                .LogInformation("{Resource} runtime: {Runtime} ({Reason})", resource.Resource.Name, runtime, reason);
+                .LogInformation("{Resource} runtime: {Runtime} ({Reason})", name, runtime, reason);
             return Task.CompletedTask;
         });
-        return resource;
     }
 }

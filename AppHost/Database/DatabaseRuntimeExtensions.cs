@@ -32,12 +32,7 @@ public static class DatabaseRuntimeExtensions
             () => MachineProbes.ContainerEngineAnswers(EngineProbeTimeout),
             DatabaseRuntimeSelector.FindPostgresBinDirectory);
 
-        builder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>
-        {
-            e.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AppHost.Database")
-                .LogInformation("Database runtime: {Kind} ({Reason})", choice.Kind, choice.Reason);
-            return Task.CompletedTask;
-        });
+        builder.PrintRuntimeOnConsole("database", choice.Kind.ToString(), choice.Reason);
 
         if (choice.Kind == DatabaseRuntimeKind.Sqlite)
         {

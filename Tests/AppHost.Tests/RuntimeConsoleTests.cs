@@ -4,14 +4,14 @@ using Microsoft.Extensions.Logging;
 
 namespace AppHost.Tests;
 
-/// <summary>The AppHost's own console says, once at start, which Redis runtime it chose and why.</summary>
+/// <summary>The AppHost's own console says, once at start, which Redis and database runtimes it chose and why.</summary>
 public sealed class RuntimeConsoleTests
 {
     [Fact]
-    public async Task AtStartTheConsoleSaysOnceWhichRedisRuntimeRunsAndWhy()
+    public async Task AtStartTheConsoleSaysOnceWhichRedisAndDatabaseRuntimesRunAndWhy()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["--Redis:Runtime=garnet"], timeout.Token);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(["--Redis:Runtime=garnet", "--Database:Runtime=sqlite"], timeout.Token);
         var console = new ConsoleLines();
         builder.Services.AddSingleton<ILoggerProvider>(console);
         await using var app = await builder.BuildAsync(timeout.Token);
@@ -23,8 +23,9 @@ public sealed class RuntimeConsoleTests
         }
         await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token); // room for a second line
 
-        var line = Assert.Single(console.Lines, l => l.Category == RuntimeConsole.Category);
-        Assert.Equal("redis runtime: Garnet, persistence none (Redis:Runtime is 'garnet')", line.Message);
+        Assert.Equal(
+            ["database runtime: Sqlite (Database:Runtime is 'sqlite')", "redis runtime: Garnet, persistence none (Redis:Runtime is 'garnet')"],
+            console.Lines.Where(l => l.Category == RuntimeConsole.Category).Select(l => l.Message).Order());
     }
 
     private sealed class ConsoleLines : ILoggerProvider
