@@ -16,6 +16,11 @@ public class DistributedAppFixture : IAsyncLifetime
 
     private DistributedApplication? _app;
 
+    // A PostgreSQL data directory of this system's own (Database:Runtime auto picks postgres where it is on PATH): the
+    // AppHost's default is one per AppHost folder, which two systems started at once (AppHost.Tests and Portal.Tests)
+    // would share, and the second postgres refuses a data directory in use.
+    private readonly string _databaseDirectory = Path.Combine(Path.GetTempPath(), $"apphost-db-{Guid.NewGuid():N}");
+
     /// <summary>The seeded admin: admin-email and admin-password chosen per run (Parameters:admin-email/-password).</summary>
     public string AdminEmail { get; } = $"ops-{Guid.NewGuid():N}@example.com";
     public string AdminPassword { get; } = $"admin-{Guid.NewGuid():N}";
@@ -26,7 +31,8 @@ public class DistributedAppFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"--Parameters:admin-email={AdminEmail}", $"--Parameters:admin-password={AdminPassword}", .. Arguments],
+            [$"--Parameters:admin-email={AdminEmail}", $"--Parameters:admin-password={AdminPassword}",
+                $"--Database:DataDirectory={_databaseDirectory}", .. Arguments],
             (options, _) => ConfigureOptions(options), timeout.Token);
         UseFreeGatewayPort(builder);
         Configure(builder);
@@ -152,7 +158,41 @@ public class DistributedAppFixture : IAsyncLifetime
         {
             await _app.StopAsync().WaitAsync(TimeSpan.FromMinutes(1));
             await _app.DisposeAsync();
+            try
+            {
+                Directory.Delete(_databaseDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Absent (no postgres ran), or a file still held: it is in the temp folder either way.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         }
+    }
+
+    /// <summary>
+    /// Clients of each of <paramref name="replicas"/> api replicas on its own, from the address the orchestrator gave
+    /// each replica (ASPNETCORE_URLS).
+    /// </summary>
+    protected async Task<HttpClient[]> ClientsOfEachApiReplicaAsync(int replicas)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var addresses = new Dictionary<string, Uri>();
+        await foreach (var change in App.ResourceNotifications.WatchAsync(timeout.Token))
+        {
+            if (change.Resource.Name == "api"
+                && change.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == "ASPNETCORE_URLS")?.Value is { Length: > 0 } urls)
+            {
+                addresses[change.ResourceId] = new Uri(urls.Split(';')[0]);
+                if (addresses.Count == replicas)
+                {
+                    break;
+                }
+            }
+        }
+        return addresses.Values.Select(address => new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = address }).ToArray();
     }
 }
 
@@ -219,27 +259,9 @@ public sealed class RateLimitFixture : DistributedAppFixture
             .WithEnvironment("RateLimiting__SignInAttemptsPerEmail", SignInAttemptsPerEmail.ToString());
 
     /// <summary>
-    /// Clients of each api replica on its own (the api endpoint is the orchestrator's proxy, which balances over them),
-    /// from the address the orchestrator gave each replica (ASPNETCORE_URLS).
+    /// Clients of each api replica on its own (the api endpoint is the orchestrator's proxy, which balances over them).
     /// </summary>
-    public async Task<HttpClient[]> CreateReplicaClientsAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var addresses = new Dictionary<string, Uri>();
-        await foreach (var change in App.ResourceNotifications.WatchAsync(timeout.Token))
-        {
-            if (change.Resource.Name == "api"
-                && change.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == "ASPNETCORE_URLS")?.Value is { Length: > 0 } urls)
-            {
-                addresses[change.ResourceId] = new Uri(urls.Split(';')[0]);
-                if (addresses.Count == ApiReplicas)
-                {
-                    break;
-                }
-            }
-        }
-        return addresses.Values.Select(address => new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = address }).ToArray();
-    }
+    public Task<HttpClient[]> CreateReplicaClientsAsync() => ClientsOfEachApiReplicaAsync(ApiReplicas);
 
     /// <summary>Straight to auth, past the gateway and its limits: for arranging users, never for what is tested.</summary>
     public HttpClient CreateAuthClient() =>

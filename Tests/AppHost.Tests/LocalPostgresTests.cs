@@ -51,25 +51,8 @@ public sealed class LocalPostgresFixture : DistributedAppFixture
         await base.InitializeAsync();
     }
 
-    /// <summary>Clients of each api replica on its own, from the address the orchestrator gave each (ASPNETCORE_URLS).</summary>
-    public async Task<HttpClient[]> CreateReplicaClientsAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var addresses = new Dictionary<string, Uri>();
-        await foreach (var change in App.ResourceNotifications.WatchAsync(timeout.Token))
-        {
-            if (change.Resource.Name == "api"
-                && change.Snapshot.EnvironmentVariables.FirstOrDefault(v => v.Name == "ASPNETCORE_URLS")?.Value is { Length: > 0 } urls)
-            {
-                addresses[change.ResourceId] = new Uri(urls.Split(';')[0]);
-                if (addresses.Count == ApiReplicas)
-                {
-                    break;
-                }
-            }
-        }
-        return addresses.Values.Select(address => new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = address }).ToArray();
-    }
+    /// <summary>Clients of each api replica on its own.</summary>
+    public Task<HttpClient[]> CreateReplicaClientsAsync() => ClientsOfEachApiReplicaAsync(ApiReplicas);
 
     public override async Task DisposeAsync()
     {
