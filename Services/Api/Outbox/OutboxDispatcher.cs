@@ -17,6 +17,13 @@ public sealed class OutboxDispatcher(IServiceScopeFactory scopes, JobQueue jobs,
     private const int BatchSize = 100;
     private readonly SemaphoreSlim _pass = new(1, 1);
 
+    /// <summary>Whether any message waits to be sent (one indexed read: the poll's question, asked untraced).</summary>
+    public async Task<bool> HasPendingAsync(CancellationToken cancellationToken = default)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ProjectsDb>().OutboxMessages.AnyAsync(cancellationToken);
+    }
+
     /// <summary>Sends every pending message; returns how many were sent. Stops at the first one Redis refuses (the rest wait with it).</summary>
     public async Task<int> DispatchPendingAsync(CancellationToken cancellationToken = default)
     {

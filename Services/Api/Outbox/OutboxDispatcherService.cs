@@ -1,3 +1,5 @@
+using Platform.Hosting;
+
 namespace Api.Outbox;
 
 /// <summary>
@@ -15,7 +17,14 @@ public sealed class OutboxDispatcherService(OutboxDispatcher dispatcher, IConfig
         {
             try
             {
-                var sent = await dispatcher.DispatchPendingAsync(stoppingToken);
+                // The poll is housekeeping: on PostgreSQL each would be a root trace (the Npgsql instrumentation's
+                // query span) every interval of an idle system. A pass that finds rows is traced.
+                bool pending;
+                using (Untraced.Begin())
+                {
+                    pending = await dispatcher.HasPendingAsync(stoppingToken);
+                }
+                var sent = pending ? await dispatcher.DispatchPendingAsync(stoppingToken) : 0;
                 if (sent > 0)
                 {
                     logger.LogInformation("Outbox: sent {Count} message(s) left by earlier requests.", sent);
