@@ -22,6 +22,8 @@ internal sealed class LockHandle : ILockHandle
     private readonly LockRenewer _renewer;
     private readonly CancellationTokenSource _lost = new();
     private readonly LeaseDeadline _deadline;
+    private readonly Lock _tokenGate = new();
+    private Task<long>? _token;
     private long _renewAt;
     private int _renewing;
     private int _paused;
@@ -31,18 +33,50 @@ internal sealed class LockHandle : ILockHandle
     /// A moment no later than the start of this lease on the server (Stopwatch timestamp): when the acquire that took it
     /// was sent, or for a lock handed over from the line, when the waiter joined it.
     /// </param>
-    public LockHandle(IConnectionMultiplexer redis, string name, string owner, long fencingToken, TimeSpan lease, long leaseStarted,
+    public LockHandle(IConnectionMultiplexer redis, string name, string owner, TimeSpan lease, long leaseStarted,
         LockMetrics metrics, ILogger logger, LockRenewer renewer)
     {
-        (_redis, Name, _owner, FencingToken, _lease, _metrics, _logger, _renewer) = (redis, name, owner, fencingToken, lease, metrics, logger, renewer);
+        (_redis, Name, _owner, _lease, _metrics, _logger, _renewer) = (redis, name, owner, lease, metrics, logger, renewer);
         _deadline = new LeaseDeadline(lease, leaseStarted, () => Lose("no renewal succeeded in time: the lease may have run out on the server"));
         _renewAt = leaseStarted + RenewEvery;
         renewer.Add(this);
     }
 
     public string Name { get; }
-    public long FencingToken { get; }
     public CancellationToken LockLost => _lost.Token;
+
+    /// <summary>
+    /// Issued on demand, not with the acquisition: a holder that only needs mutual exclusion never pays for fencing,
+    /// and a hand-over in the line needs no fence work. Asked once per holding (a failed ask is asked again).
+    /// </summary>
+    public Task<long> GetFencingTokenAsync()
+    {
+        if (_lost.IsCancellationRequested)
+        {
+            return Task.FromException<long>(new LockLostException(Name, LockLost));
+        }
+        lock (_tokenGate)
+        {
+            if (_token is null || _token.IsFaulted)
+            {
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+                _token = IssueTokenAsync();
+            }
+            return _token;
+        }
+    }
+
+    private async Task<long> IssueTokenAsync()
+    {
+        var token = (long)await RedisDistributedLock.Fence.EvaluateAsync(_redis.GetDatabase(),
+            [LockKeys.Lock(Name), LockKeys.Fence(Name)], [_owner]).ConfigureAwait(false);
+        if (token == 0)
+        {
+            Lose("its fencing token was refused: the lease had expired or another holder took it");
+            throw new LockLostException(Name, LockLost);
+        }
+        return token;
+    }
 
     private long RenewEvery => (long)(_lease.TotalSeconds / 3 * Stopwatch.Frequency);
 
@@ -99,7 +133,7 @@ internal sealed class LockHandle : ILockHandle
         {
             _renewer.Remove(this);
             _metrics.Losses.Add(1);
-            _logger.LogWarning("Lock {Name} (fence {Fence}) lost: {Why}", Name, FencingToken, why);
+            _logger.LogWarning("Lock {Name} lost: {Why}", Name, why);
             try
             {
                 _lost.Cancel();
@@ -127,7 +161,7 @@ internal sealed class LockHandle : ILockHandle
         try
         {
             await RedisDistributedLock.Release.EvaluateAsync(_redis.GetDatabase(),
-                [LockKeys.Lock(Name), LockKeys.Fence(Name)], [_owner, FencingToken, LockKeys.HandoffChannel]);
+                [LockKeys.Lock(Name)], [_owner, LockKeys.HandoffChannel]);
         }
         catch (Exception e)
         {
