@@ -114,12 +114,13 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         var locks = Locks(redis.Connection);
         var resource = new FencedResource(redis.Connection);
         var key = $"resource:{_name}";
-        var paused = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
+        // A lease long enough for the token's round trip on a loaded machine; the next holder rechecks every 5 s / 3.
+        var paused = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero))!;
         var pausedFence = await paused.GetFencingTokenAsync();
         Assert.True(await resource.TryWriteAsync(key, pausedFence, "first holder"));
 
         paused.SimulatePause();
-        await using var next = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
+        await using var next = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         Assert.NotNull(next);
         Assert.True(await resource.TryWriteAsync(key, await next.GetFencingTokenAsync(), "second holder"));
 
