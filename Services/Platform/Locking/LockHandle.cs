@@ -16,6 +16,7 @@ internal sealed class LockHandle : ILockHandle
 {
     private readonly IConnectionMultiplexer _redis;
     private readonly string _owner;
+    private readonly RedisKey _key;
     private readonly TimeSpan _lease;
     private readonly LockMetrics _metrics;
     private readonly ILogger _logger;
@@ -38,6 +39,7 @@ internal sealed class LockHandle : ILockHandle
         LockMetrics metrics, ILogger logger, LockRenewer renewer)
     {
         (_redis, Name, _owner, _lease, _metrics, _logger, _renewer) = (redis, name, owner, lease, metrics, logger, renewer);
+        _key = LockKeys.Lock(name);
         _leaseLessMargin = (long)((lease - LeaseDeadline.MarginOf(lease)).TotalSeconds * Stopwatch.Frequency);
         _leaseSentAt = leaseStarted;
         _renewAt = leaseStarted + RenewEvery;
@@ -71,7 +73,7 @@ internal sealed class LockHandle : ILockHandle
     private async Task<long> IssueTokenAsync()
     {
         var token = (long)await RedisDistributedLock.Fence.EvaluateAsync(_redis.GetDatabase(),
-            [LockKeys.Lock(Name), LockKeys.Fence(Name)], [_owner]).ConfigureAwait(false);
+            [_key, LockKeys.Fence(Name)], [_owner]).ConfigureAwait(false);
         if (token == 0)
         {
             Lose("its fencing token was refused: the lease had expired or another holder took it");
@@ -129,7 +131,7 @@ internal sealed class LockHandle : ILockHandle
         try
         {
             var renewed = (long)await RedisDistributedLock.Extend.EvaluateAsync(_redis.GetDatabase(),
-                [LockKeys.Lock(Name)], [_owner, (long)_lease.TotalMilliseconds]).ConfigureAwait(false);
+                [_key], [_owner, (long)_lease.TotalMilliseconds]).ConfigureAwait(false);
             if (renewed == 0)
             {
                 Lose("renewal refused: the lease had expired or another holder took it");
@@ -195,7 +197,7 @@ internal sealed class LockHandle : ILockHandle
         try
         {
             await RedisDistributedLock.Release.EvaluateAsync(_redis.GetDatabase(),
-                [LockKeys.Lock(Name)], [_owner, LockKeys.HandoffChannel]);
+                [_key], [_owner, LockKeys.HandoffChannel]);
         }
         catch (Exception e)
         {

@@ -42,7 +42,7 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
 
         var owner = NewOwner();
         var handle = wait == TimeSpan.Zero
-            ? (await TryOnceAsync(name, owner, lease)).Handle
+            ? await TryTakeAsync(name, owner, lease)
             : await WaitInLineAsync(name, owner, lease, Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency), cancellationToken);
         span?.SetTag("lock.acquired", handle is not null);
         return handle;
@@ -54,24 +54,25 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.FromMilliseconds(30));
         using var span = Source.StartActivity("lock acquire");
         span?.SetTag("lock.name", name);
-        var result = await TryOnceAsync(name, NewOwner(), lease);
-        span?.SetTag("lock.acquired", result.Handle is not null);
-        return result;
-    }
-
-    private async Task<LockAttempt> TryOnceAsync(string name, string owner, TimeSpan lease)
-    {
-        var sent = Stopwatch.GetTimestamp();
-        var db = redis.GetDatabase();
-        var key = LockKeys.Lock(name);
-        // A plain command, not a script: the cheapest take on the server. The entry's layout is enqueue.lua's.
-        if (await db.StringSetAsync(key, $"{owner}:{(long)lease.TotalMilliseconds}", lease, When.NotExists))
+        var handle = await TryTakeAsync(name, NewOwner(), lease);
+        span?.SetTag("lock.acquired", handle is not null);
+        if (handle is not null)
         {
-            return new LockAttempt(Held(name, owner, lease, sent, contended: false), TimeSpan.Zero);
+            return new LockAttempt(handle, TimeSpan.Zero);
         }
         // Held: a second round trip, only on this path. Freed in between (no TTL left): try again at once.
-        var left = await db.KeyTimeToLiveAsync(key);
+        var left = await redis.GetDatabase().KeyTimeToLiveAsync(LockKeys.Lock(name));
         return new LockAttempt(null, left is { } ms && ms > TimeSpan.Zero ? ms : TimeSpan.FromMilliseconds(1));
+    }
+
+    /// <summary>One try: a plain command, not a script, the cheapest take on the server. The entry's layout is enqueue.lua's.</summary>
+    private async Task<LockHandle?> TryTakeAsync(string name, string owner, TimeSpan lease)
+    {
+        var sent = Stopwatch.GetTimestamp();
+        var key = LockKeys.Lock(name);
+        return await redis.GetDatabase().StringSetAsync(key, $"{owner}:{(long)lease.TotalMilliseconds}", lease, When.NotExists).ConfigureAwait(false)
+            ? Held(name, owner, lease, sent, contended: false)
+            : null;
     }
 
     private async Task<ILockHandle?> WaitInLineAsync(string name, string owner, TimeSpan lease, long deadline, CancellationToken cancellationToken)
