@@ -60,7 +60,7 @@ internal sealed class LockHandle : ILockHandle
             return Task.FromException<long>(new LockLostException(Name, LockLost));
         }
         var issued = Volatile.Read(ref _token);
-        if (issued is not null && !issued.IsFaulted)
+        if (issued is not null && !issued.IsFaulted && !issued.IsCanceled)
         {
             return issued;
         }
