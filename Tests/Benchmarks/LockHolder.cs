@@ -26,7 +26,7 @@ public static class LockHolder
         if (mode is "hold" or "wait")
         {
             var handle = await locks.TryAcquireAsync(name, TimeSpan.FromMilliseconds(value), TimeSpan.FromSeconds(mode == "hold" ? 30 : 60));
-            Console.WriteLine(handle is null ? "REFUSED" : $"HELD {handle.FencingToken}");
+            Console.WriteLine(handle is null ? "REFUSED" : $"HELD {await handle.GetFencingTokenAsync()}");
             await Task.Delay(Timeout.Infinite);
         }
 
@@ -42,8 +42,9 @@ public static class LockHolder
                 continue;
             }
             acquisitions++;
-            increasing &= handle.FencingToken > lastFence;
-            lastFence = handle.FencingToken;
+            var fence = await handle.GetFencingTokenAsync();
+            increasing &= fence > lastFence;
+            lastFence = fence;
             if (await db.StringIncrementAsync($"{name}:inside") > 1)
             {
                 overlaps++;

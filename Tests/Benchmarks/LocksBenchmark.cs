@@ -9,8 +9,8 @@ namespace Benchmarks;
 
 /// <summary>
 /// Lock acquire+release pairs beside DistributedLock.Redis (the peer), in alternating rounds of the same run:
-/// uncontended (every caller its own lock name, the same names for both) at 16 and 64 callers, and 16 contenders on
-/// one name, with fairness (each contender's worst wait, busiest/idlest contender).
+/// uncontended (every caller its own lock name, the same names for both) at 16 and 64 callers, without and with a
+/// fencing token, and 16 contenders on one name, with fairness (each contender's worst wait, busiest/idlest contender).
 /// </summary>
 public static class LocksBenchmark
 {
@@ -37,7 +37,14 @@ public static class LocksBenchmark
             {
                 await using var handle = await locks.TryAcquireAsync($"bench-{caller}", lease, TimeSpan.Zero)
                     ?? throw new InvalidOperationException("an uncontended lock was refused");
-            }));
+            }, TopLevelCommands: ["set"]),
+            // The peer has no fencing tokens: this row is what ours costs when the holder asks for one.
+            new Candidate("ours: acquire + fencing token + release", async caller =>
+            {
+                await using var handle = await locks.TryAcquireAsync($"bench-{caller}", lease, TimeSpan.Zero)
+                    ?? throw new InvalidOperationException("an uncontended lock was refused");
+                await handle.GetFencingTokenAsync();
+            }, TopLevelCommands: ["set"]));
         context.Print($"## {Name}: uncontended pairs (one name per caller)", table);
 
         var peerContended = Peer("bench-contended");

@@ -6,7 +6,7 @@ namespace Platform.Locking;
 /// <summary>
 /// A value in Redis that only the newest lock holder may write: a write carries the holder's fencing token and
 /// is refused if a newer (or the same) token has written. For resources outside Redis, store and compare
-/// <see cref="ILockHandle.FencingToken"/> there the same way.
+/// <see cref="ILockHandle.GetFencingTokenAsync"/> there the same way.
 /// </summary>
 public sealed class FencedResource(IConnectionMultiplexer redis)
 {

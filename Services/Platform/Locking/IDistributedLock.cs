@@ -27,8 +27,12 @@ public interface ILockHandle : IAsyncDisposable
 {
     string Name { get; }
 
-    /// <summary>Strictly greater than every token handed out before for this name: give it to the resource you protect.</summary>
-    long FencingToken { get; }
+    /// <summary>
+    /// This holding's fencing token, strictly greater than every token issued before for this name: give it to the
+    /// resource you protect. Issued on the first call (one round trip, only while the lock is still held), the same
+    /// value after. Throws <see cref="LockLostException"/> if the lock was lost (and fires <see cref="LockLost"/>).
+    /// </summary>
+    Task<long> GetFencingTokenAsync();
 
     /// <summary>
     /// Fires when the lock is lost: a renewal was refused, or no renewal succeeded within a lease (less a margin of a

@@ -5,8 +5,9 @@ namespace Platform.Locking;
 
 /// <summary>
 /// One renewal loop for every lock this process holds (through one <see cref="RedisDistributedLock"/>), instead of a
-/// loop per handle: it sleeps until the earliest renewal is due, starts the renewals that are due without waiting for
-/// them (a stalled one holds up no other), and ends when no lock is held.
+/// loop and a timer per handle: it sleeps until the earliest renewal or <c>LockLost</c> deadline is due, starts the
+/// renewals that are due without waiting for them (a stalled one holds up no other), fires the deadlines that have
+/// passed, and ends when no lock is held.
 /// </summary>
 internal sealed class LockRenewer
 {
@@ -57,12 +58,7 @@ internal sealed class LockRenewer
             var next = now + (long)(Idle.TotalSeconds * Stopwatch.Frequency);
             foreach (var handle in _held.Keys)
             {
-                var due = handle.RenewAt;
-                if (due <= now)
-                {
-                    due = handle.StartRenewal(now);
-                }
-                next = Math.Min(next, due);
+                next = Math.Min(next, handle.Check(now));
             }
             Volatile.Write(ref _wakeAt, next);
             var sleep = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);

@@ -9,7 +9,7 @@ namespace Platform.Locking;
 /// </summary>
 internal sealed class LockWaiters(IConnectionMultiplexer redis)
 {
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<long>> _byOwner = new();
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _byOwner = new();
     private readonly ConcurrentDictionary<string, int> _countByName = new();
     private readonly Lock _gate = new();
     private Task? _subscribed;
@@ -38,11 +38,9 @@ internal sealed class LockWaiters(IConnectionMultiplexer redis)
 
     private void Deliver(RedisValue message)
     {
-        var text = (string)message!;
-        var space = text.IndexOf(' ');
-        if (space > 0 && _byOwner.TryGetValue(text[..space], out var handed) && long.TryParse(text.AsSpan(space + 1), out var token))
+        if (_byOwner.TryGetValue((string)message!, out var handed))
         {
-            handed.TrySetResult(token);
+            handed.TrySetResult();
         }
     }
 
@@ -53,13 +51,13 @@ internal sealed class LockWaiters(IConnectionMultiplexer redis)
         _countByName.TryRemove(new KeyValuePair<string, int>(name, 0));
     }
 
-    /// <summary>One waiter's registration: <see cref="Handed"/> completes with its token when the lock is handed to it.</summary>
+    /// <summary>One waiter's registration: <see cref="Handed"/> completes when the lock is handed to it.</summary>
     public sealed class Waiter : IDisposable
     {
         private readonly LockWaiters _waiters;
         private readonly string _name;
         private readonly string _owner;
-        private TaskCompletionSource<long> _handed = null!;
+        private TaskCompletionSource _handed = null!;
 
         public Waiter(LockWaiters waiters, string name, string owner)
         {
@@ -67,12 +65,12 @@ internal sealed class LockWaiters(IConnectionMultiplexer redis)
             Rearm();
         }
 
-        public Task<long> Handed => _handed.Task;
+        public Task Handed => _handed.Task;
 
         /// <summary>After a hand-over that came too late to use (its lease had run out): wait for the next one.</summary>
         public void Rearm()
         {
-            _handed = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _handed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters._byOwner[_owner] = _handed;
         }
 

@@ -8,7 +8,8 @@ using StackExchange.Redis;
 namespace Platform.Locking;
 
 /// <summary>
-/// Locks in Redis: one owner-checked script per operation, a fencing token with every acquisition. A caller that
+/// Locks in Redis: a plain SET NX PX takes a free lock, one owner-checked script per other operation, and a fencing
+/// token for a holder that asks for one (<see cref="ILockHandle.GetFencingTokenAsync"/>). A caller that
 /// waits joins the lock's line (first come, first served); a release hands the lock straight to the longest waiter
 /// and wakes only that one, so contention causes no herd of retries. A waiter not woken within a third of its lease
 /// checks its place (a lost message, or a holder that died and took the line with it).
@@ -18,12 +19,12 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     public const string TelemetryName = "Platform.Locking";
     internal static readonly ActivitySource Source = new(TelemetryName);
 
-    private static readonly RedisScript Acquire = RedisScript.FromResource<RedisDistributedLock>("acquire.lua");
     private static readonly RedisScript Enqueue = RedisScript.FromResource<RedisDistributedLock>("enqueue.lua");
     private static readonly RedisScript Recheck = RedisScript.FromResource<RedisDistributedLock>("recheck.lua");
     private static readonly RedisScript Leave = RedisScript.FromResource<RedisDistributedLock>("leave.lua");
     internal static readonly RedisScript Extend = RedisScript.FromResource<RedisDistributedLock>("extend.lua");
     internal static readonly RedisScript Release = RedisScript.FromResource<RedisDistributedLock>("release.lua");
+    internal static readonly RedisScript Fence = RedisScript.FromResource<RedisDistributedLock>("fence.lua");
 
     private readonly LockMetrics _metrics = new(meters);
     private readonly LockRenewer _renewer = new();
@@ -41,9 +42,9 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
 
         var owner = NewOwner();
         var handle = wait == TimeSpan.Zero
-            ? (await TryOnceAsync(name, owner, lease)).Handle
+            ? await TryTakeAsync(name, owner, lease)
             : await WaitInLineAsync(name, owner, lease, Stopwatch.GetTimestamp() + (long)(wait.TotalSeconds * Stopwatch.Frequency), cancellationToken);
-        span?.SetTag("lock.fence", handle?.FencingToken);
+        span?.SetTag("lock.acquired", handle is not null);
         return handle;
     }
 
@@ -53,26 +54,30 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
         ArgumentOutOfRangeException.ThrowIfLessThan(lease, TimeSpan.FromMilliseconds(30));
         using var span = Source.StartActivity("lock acquire");
         span?.SetTag("lock.name", name);
-        var result = await TryOnceAsync(name, NewOwner(), lease);
-        span?.SetTag("lock.fence", result.Handle?.FencingToken);
-        return result;
+        var handle = await TryTakeAsync(name, NewOwner(), lease);
+        span?.SetTag("lock.acquired", handle is not null);
+        if (handle is not null)
+        {
+            return new LockAttempt(handle, TimeSpan.Zero);
+        }
+        // Held: a second round trip, only on this path. Freed in between (no TTL left): try again at once.
+        var left = await redis.GetDatabase().KeyTimeToLiveAsync(LockKeys.Lock(name));
+        return new LockAttempt(null, left is { } ms && ms > TimeSpan.Zero ? ms : TimeSpan.FromMilliseconds(1));
     }
 
-    private async Task<LockAttempt> TryOnceAsync(string name, string owner, TimeSpan lease)
+    /// <summary>One try: a plain command, not a script, the cheapest take on the server. The entry's layout is enqueue.lua's.</summary>
+    private async Task<LockHandle?> TryTakeAsync(string name, string owner, TimeSpan lease)
     {
         var sent = Stopwatch.GetTimestamp();
-        var result = (long[])(await Acquire.EvaluateAsync(redis.GetDatabase(),
-            [LockKeys.Lock(name), LockKeys.Fence(name)], [owner, (long)lease.TotalMilliseconds]))!;
-        if (result[0] == 1)
-        {
-            return new LockAttempt(Held(name, owner, result[1], lease, sent, contended: false), TimeSpan.Zero);
-        }
-        return new LockAttempt(null, TimeSpan.FromMilliseconds(Math.Max(1, result[1])));
+        var key = LockKeys.Lock(name);
+        return await redis.GetDatabase().StringSetAsync(key, $"{owner}:{(long)lease.TotalMilliseconds}", lease, When.NotExists).ConfigureAwait(false)
+            ? Held(name, owner, lease, sent, contended: false)
+            : null;
     }
 
     private async Task<ILockHandle?> WaitInLineAsync(string name, string owner, TimeSpan lease, long deadline, CancellationToken cancellationToken)
     {
-        RedisKey[] keys = [LockKeys.Lock(name), LockKeys.Fence(name)];
+        RedisKey[] keys = [LockKeys.Lock(name)];
         RedisValue[] args = [owner, (long)lease.TotalMilliseconds];
         var db = redis.GetDatabase();
         var likelyHeld = _waiters.AnyWaiting(name);
@@ -80,9 +85,9 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
 
         var joined = Stopwatch.GetTimestamp();
         var result = await Enqueue.EvaluateAsync(db, keys, [.. args, likelyHeld ? "0" : "1"]);
-        if ((long)result[0] == 1)
+        if ((long)result == 1)
         {
-            return Held(name, owner, (long)result[1], lease, joined, contended: false);
+            return Held(name, owner, lease, joined, contended: false);
         }
         _metrics.ContentionWaits.Add(1);
         try
@@ -93,8 +98,8 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                 var recheck = lease / 3;
                 try
                 {
-                    var token = await waiter.Handed.WaitAsync(Max(TimeSpan.Zero, left < recheck ? left : recheck), cancellationToken);
-                    if (await HandedOverAsync(name, owner, token, lease, joined) is { } handle)
+                    await waiter.Handed.WaitAsync(Max(TimeSpan.Zero, left < recheck ? left : recheck), cancellationToken);
+                    if (await HandedOverAsync(name, owner, lease, joined) is { } handle)
                     {
                         return handle;
                     }
@@ -109,7 +114,7 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                     return await LeaveAsync(name, owner, lease, joined);
                 }
                 result = await Recheck.EvaluateAsync(db, keys, args);
-                if ((long)result[0] == 1 && await HandedOverAsync(name, owner, (long)result[1], lease, joined) is { } held)
+                if ((long)result == 1 && await HandedOverAsync(name, owner, lease, joined) is { } held)
                 {
                     return held;
                 }
@@ -130,7 +135,7 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     private async Task<ILockHandle?> LeaveAsync(string name, string owner, TimeSpan lease, long joined)
     {
         var result = await Leave.EvaluateAsync(redis.GetDatabase(), [LockKeys.Lock(name)], [owner]);
-        return (long)result[0] == 1 ? await HandedOverAsync(name, owner, (long)result[1], lease, joined) : null;
+        return (long)result == 1 ? await HandedOverAsync(name, owner, lease, joined) : null;
     }
 
     /// <summary>
@@ -138,7 +143,7 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     /// joined the line: counting from the join is safe. After a long wait that leaves too little of the lease, renew
     /// once first (null if that is refused: the lease ran out before the waiter saw the hand-over).
     /// </summary>
-    private async Task<ILockHandle?> HandedOverAsync(string name, string owner, long token, TimeSpan lease, long joined)
+    private async Task<ILockHandle?> HandedOverAsync(string name, string owner, TimeSpan lease, long joined)
     {
         var started = joined;
         if (Stopwatch.GetElapsedTime(joined) > lease / 3)
@@ -149,13 +154,13 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
                 return null;
             }
         }
-        return Held(name, owner, token, lease, started, contended: true);
+        return Held(name, owner, lease, started, contended: true);
     }
 
-    private LockHandle Held(string name, string owner, long token, TimeSpan lease, long started, bool contended)
+    private LockHandle Held(string name, string owner, TimeSpan lease, long started, bool contended)
     {
         _metrics.Acquisitions.Add(1, contended ? Contended : Uncontended);
-        return new LockHandle(redis, name, owner, token, lease, started, _metrics, logger, _renewer);
+        return new LockHandle(redis, name, owner, lease, started, _metrics, logger, _renewer);
     }
 
     private static readonly KeyValuePair<string, object?> Contended = new("contended", true);

@@ -1,5 +1,5 @@
 --[[ extend.lua: renew the lease, only for the holder (its waiters' line keeps the same expiry).
-  KEYS[1]  the lock        lock:{<name>}          (layout: acquire.lua)
+  KEYS[1]  the lock        lock:{<name>}          (layout: enqueue.lua)
   ARGV[1]  owner token     ARGV[2]  lease, ms
   Returns  1 if renewed; 0 if the lock is gone or someone else's (the holder has lost it).
 ]]

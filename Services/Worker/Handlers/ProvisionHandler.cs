@@ -21,7 +21,7 @@ public sealed class ProvisionHandler(IDistributedLock locks, IProjectDatabases d
         await using var held = await locks.TryAcquireAsync($"db:{projectId}", Lease, TimeSpan.FromSeconds(30), cancellationToken)
             ?? throw new TimeoutException($"The lock db:{projectId} stayed held for 30 s; the job will retry.");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, held.LockLost);
-        var outcome = await databases.ProvisionAsync(projectId, held.FencingToken, stop.Token);
+        var outcome = await databases.ProvisionAsync(projectId, await held.GetFencingTokenAsync(), stop.Token);
         if (outcome.Created)
         {
             logger.LogInformation("Created the database of project {ProjectId}: {Location}", projectId, outcome.Location);

@@ -48,7 +48,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
                 {
                     Interlocked.Increment(ref overlaps);
                 }
-                fences.Add(handle.FencingToken); // safe: only the holder writes
+                fences.Add(await handle.GetFencingTokenAsync()); // safe: only the holder writes
                 await db.StringDecrementAsync($"{_name}:inside");
             }
         })));
@@ -80,7 +80,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         Assert.NotNull(next);
         // Renewed at most lease/3 before the kill, so free between 2/3 of a lease and a lease after it.
         Assert.InRange(killed.Elapsed, lease / 2, lease + TimeSpan.FromSeconds(1));
-        Assert.True(next.FencingToken > long.Parse(held["HELD ".Length..]));
+        Assert.True(await next.GetFencingTokenAsync() > long.Parse(held["HELD ".Length..]));
     }
 
     [Fact]
@@ -94,6 +94,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         await Task.Delay(4500); // over two leases: only renewal keeps it
         Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
         Assert.False(holder.LockLost.IsCancellationRequested);
+        var holderFence = await holder.GetFencingTokenAsync();
 
         var waiter = locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
         await Task.Delay(200);
@@ -104,7 +105,7 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         Assert.NotNull(next);
         // Woken by the release message; the bound leaves room for a busy machine, not for waiting out the lease.
         Assert.True(released.Elapsed < TimeSpan.FromMilliseconds(500), $"the waiter took {released.Elapsed.TotalMilliseconds} ms after release");
-        Assert.True(next.FencingToken > holder.FencingToken);
+        Assert.True(await next.GetFencingTokenAsync() > holderFence);
     }
 
     [Fact]
@@ -113,17 +114,20 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
         var locks = Locks(redis.Connection);
         var resource = new FencedResource(redis.Connection);
         var key = $"resource:{_name}";
-        var paused = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
-        Assert.True(await resource.TryWriteAsync(key, paused.FencingToken, "first holder"));
+        // A lease long enough for the token's round trip on a loaded machine; the next holder rechecks every 5 s / 3.
+        var paused = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero))!;
+        var pausedFence = await paused.GetFencingTokenAsync();
+        Assert.True(await resource.TryWriteAsync(key, pausedFence, "first holder"));
 
         paused.SimulatePause();
-        await using var next = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2));
+        await using var next = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         Assert.NotNull(next);
-        Assert.True(await resource.TryWriteAsync(key, next.FencingToken, "second holder"));
+        Assert.True(await resource.TryWriteAsync(key, await next.GetFencingTokenAsync(), "second holder"));
 
         await Task.Delay(500);
         Assert.True(paused.LockLost.IsCancellationRequested);
-        Assert.False(await resource.TryWriteAsync(key, paused.FencingToken, "late write"));
+        await Assert.ThrowsAsync<LockLostException>(paused.GetFencingTokenAsync);
+        Assert.False(await resource.TryWriteAsync(key, pausedFence, "late write"));
         Assert.Equal("second holder", await resource.ReadAsync(key));
         await paused.DisposeAsync(); // a stale release deletes nothing
         Assert.Null(await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(1), TimeSpan.Zero));
@@ -176,13 +180,52 @@ public abstract class DistributedLockTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task AHolderThatLostTheLockGetsLockLostNotAFencingToken()
+    {
+        var locks = Locks(redis.Connection);
+        var db = redis.Connection.GetDatabase();
+        await using var first = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        Assert.NotNull(first);
+        // Its lease gone on the server (as after a failover, or an expiry its deadline did not see) and the lock taken.
+        await db.KeyDeleteAsync($"lock:{{{_name}}}");
+        await using var second = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        Assert.NotNull(second);
+        var secondFence = await second.GetFencingTokenAsync();
+
+        await Assert.ThrowsAsync<LockLostException>(first.GetFencingTokenAsync);
+
+        Assert.True(first.LockLost.IsCancellationRequested);
+        Assert.Equal(secondFence, (long)await db.StringGetAsync($"lock:{{{_name}}}:fence")); // no token issued to it
+        Assert.Equal(secondFence, await second.GetFencingTokenAsync()); // one token per holding
+    }
+
+    [Fact]
+    public async Task AStaleReleaseLeavesTheNextHoldersLeaseAsItWas()
+    {
+        var locks = Locks(redis.Connection);
+        var stale = (LockHandle)(await locks.TryAcquireAsync(_name, TimeSpan.FromMilliseconds(300), TimeSpan.Zero))!;
+        stale.SimulatePause();
+        var lease = TimeSpan.FromSeconds(5);
+        await using var next = await locks.TryAcquireAsync(_name, lease, TimeSpan.FromSeconds(2));
+        Assert.NotNull(next);
+        await Task.Delay(1000); // the next holder's lease runs down (renewed at a third of it, not yet)
+
+        await stale.DisposeAsync(); // the holder that lost the lock releases it late
+
+        var left = await redis.Connection.GetDatabase().KeyTimeToLiveAsync($"lock:{{{_name}}}");
+        Assert.NotNull(left);
+        // Untouched: a stale release neither deletes the next holder's lock nor gives it a fresh lease.
+        Assert.True(left < lease - TimeSpan.FromMilliseconds(500), $"the next holder's lease was reset to {left}");
+    }
+
+    [Fact]
     public async Task AReleaseWithAnotherOwnersTokenDeletesNothing()
     {
         var locks = Locks(redis.Connection);
         await using var holder = await locks.TryAcquireAsync(_name, TimeSpan.FromSeconds(5), TimeSpan.Zero);
 
         var released = (long)await redis.Connection.GetDatabase().ScriptEvaluateAsync(
-            RedisDistributedLock.Release.Source, [$"lock:{{{_name}}}", $"lock:{{{_name}}}:fence"], ["not-the-owner", holder!.FencingToken, "lock:handoffs"]);
+            RedisDistributedLock.Release.Source, [$"lock:{{{_name}}}"], ["not-the-owner", "lock:handoffs"]);
 
         Assert.Equal(0, released);
         Assert.True(await redis.Connection.GetDatabase().KeyExistsAsync($"lock:{{{_name}}}"));

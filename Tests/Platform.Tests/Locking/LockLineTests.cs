@@ -23,13 +23,37 @@ public sealed class LockLineOnRedisServer(RedisServerFixture redis) : LockLineTe
         await Task.WhenAll(waiters).WaitAsync(TimeSpan.FromSeconds(10));
         var calls = Delta(before, await CallsAsync(server));
 
-        // 16 hand-overs (EVALSHA, GETDEL, SET, PUBLISH) and the last waiter's plain release (EVALSHA, GETDEL): no
-        // waiter retried, rechecked or was woken for nothing; one message per hand-over, to the one waiter it names.
+        // 16 hand-overs (EVALSHA, GET, SET, PUBLISH) and the last waiter's plain release (EVALSHA, GET, DEL): no
+        // waiter retried, rechecked or was woken for nothing; one message per hand-over, to the one waiter it names;
+        // no fence work (nobody asked for a token).
         Assert.Equal(17, calls.GetValueOrDefault("evalsha"));
-        Assert.Equal(17, calls.GetValueOrDefault("getdel"));
+        Assert.Equal(17, calls.GetValueOrDefault("get"));
         Assert.Equal(16, calls.GetValueOrDefault("set"));
         Assert.Equal(16, calls.GetValueOrDefault("publish"));
-        Assert.Equal(0, calls.GetValueOrDefault("get") + calls.GetValueOrDefault("append") + calls.GetValueOrDefault("pexpire"));
+        Assert.Equal(1, calls.GetValueOrDefault("del"));
+        Assert.Equal(0, calls.GetValueOrDefault("append") + calls.GetValueOrDefault("pexpire") + calls.GetValueOrDefault("incr"));
+    }
+
+    [RedisServerFact("INFO commandstats")]
+    public async Task AnUncontendedPairIsFourServerCommandsAndAFencingTokenAddsThree()
+    {
+        await using var admin = await Redis.ConnectAsync(",allowAdmin=true");
+        var server = admin.GetServers().Single();
+
+        var before = await CallsAsync(server);
+        await (await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero))!.DisposeAsync();
+        var pair = Delta(before, await CallsAsync(server));
+        before = await CallsAsync(server);
+        await using (var fenced = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero))
+        {
+            Assert.True(await fenced!.GetFencingTokenAsync() > 0);
+        }
+        var fencedPair = Delta(before, await CallsAsync(server));
+
+        // SET NX PX; release.lua: EVALSHA, GET, DEL. Nothing for fencing unless asked: then fence.lua (EVALSHA, GET, INCR).
+        string[] commands = ["set", "evalsha", "get", "del", "incr"];
+        Assert.Equal([1, 1, 1, 1, 0], commands.Select(c => pair.GetValueOrDefault(c)));
+        Assert.Equal([1, 2, 2, 1, 1], commands.Select(c => fencedPair.GetValueOrDefault(c)));
     }
 
     private static async Task<Dictionary<string, long>> CallsAsync(IServer server) =>
@@ -59,12 +83,13 @@ public abstract class LockLineTests(RedisServerFixture redis)
     public async Task SixteenWaitersGetTheLockInTheOrderTheyArrived()
     {
         var holder = (await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero))!;
+        var holderFence = await holder.GetFencingTokenAsync();
         var order = new List<int>();
         var fences = new List<long>();
         var waiters = await LineUpAsync(16, async (i, handle) =>
         {
             order.Add(i); // safe: only the holder writes
-            fences.Add(handle.FencingToken);
+            fences.Add(await handle.GetFencingTokenAsync());
             await Task.Delay(5);
             await handle.DisposeAsync();
         });
@@ -74,7 +99,7 @@ public abstract class LockLineTests(RedisServerFixture redis)
 
         Assert.Equal(Enumerable.Range(0, 16), order);
         Assert.Equal(fences.Order(), fences);
-        Assert.True(fences[0] > holder.FencingToken);
+        Assert.True(fences[0] > holderFence);
         Assert.Equal(16, fences.Distinct().Count());
     }
 
@@ -101,6 +126,7 @@ public abstract class LockLineTests(RedisServerFixture redis)
         var deadLease = TimeSpan.FromSeconds(1);
         var nextLease = TimeSpan.FromSeconds(1);
         await using var holder = await Locks.TryAcquireAsync(Name, Lease, TimeSpan.Zero);
+        var holderFence = await holder!.GetFencingTokenAsync();
         using (var dead = HarnessProcess.Start("lock-holder", "wait", redis.ConnectionString, Name, ((long)deadLease.TotalMilliseconds).ToString()))
         {
             await WaitForLineAsync(2);
@@ -117,7 +143,7 @@ public abstract class LockLineTests(RedisServerFixture redis)
         // The dead waiter's lease runs out, taking the line with it; the next notices at its next check (a third of its
         // lease) and takes the lock. The bound leaves room for a busy machine, not for a second lease.
         Assert.InRange(released.Elapsed, deadLease * 0.8, deadLease + nextLease / 3 + TimeSpan.FromMilliseconds(700));
-        Assert.True(handle.FencingToken > holder.FencingToken);
+        Assert.True(await handle.GetFencingTokenAsync() > holderFence);
     }
 
     /// <summary>Starts <paramref name="count"/> waiters one at a time, each once the one before is in line (seen in Redis).</summary>

@@ -108,7 +108,7 @@ public sealed class PostgresProvisionTests(PostgresServerFixture postgres) : IAs
     private static async Task<long> TokenAsync(IDistributedLock locks, string project)
     {
         await using var held = await locks.TryAcquireAsync($"db:{project}", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5));
-        return held!.FencingToken;
+        return await held!.GetFencingTokenAsync();
     }
 
     private async Task WaitForTemporaryDatabaseAsync(string project) =>
