@@ -90,6 +90,42 @@ public sealed class SlotMigration
         return migration;
     }
 
+    /// <summary>
+    /// Runs <paramref name="traffic"/> until its token fires: from before the move until <paramref name="after"/> past
+    /// it (half a second by default, so it also meets the MOVED of the new owner). Two keys per MIGRATE, 20 ms between.
+    /// </summary>
+    public static async Task<SlotMigration> MoveDuringAsync(RedisClusterProcess cluster, int slot, Func<CancellationToken, Task> traffic,
+        TimeSpan? after = null)
+    {
+        using var stop = new CancellationTokenSource();
+        var running = Task.Run(() => traffic(stop.Token));
+        try
+        {
+            await Task.Delay(200);
+            var migration = await MoveAsync(cluster, slot, batchSize: 2, pause: TimeSpan.FromMilliseconds(20));
+            await Task.Delay(after ?? TimeSpan.FromMilliseconds(500));
+            return migration;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await running.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> small keys under <paramref name="hashTag"/>: a slot holding only a lock's or a user's
+    /// few keys moves in a blink; with these it takes seconds at two keys per batch.
+    /// </summary>
+    public static async Task FillAsync(IConnectionMultiplexer connection, string hashTag, int count)
+    {
+        var db = connection.GetDatabase();
+        await Task.WhenAll(Enumerable.Range(0, count).Select(i => db.StringSetAsync($"reshard-filler:{{{hashTag}}}:{i}", i)));
+    }
+
+    public override string ToString() =>
+        $"slot {Slot} moved {Source.Port} -> {Target.Port}: {KeysMoved} keys in {Batches} batches, {Duration.TotalSeconds:F1} s";
+
     private sealed record Master(RedisServerProcess Node, string Id, HashSet<int> Slots);
 
     private static async Task<List<Master>> MastersAsync(RedisClusterProcess cluster, ConnectionMultiplexer admin)

@@ -1,0 +1,58 @@
+using Platform.Notifications;
+using Platform.Tests.Redis;
+using Xunit.Abstractions;
+
+namespace Platform.Tests.Notifications;
+
+/// <summary>The notifications' slot (<c>{events}</c>) moved to another master (<see cref="SlotMigration"/>) while events are published.</summary>
+[Collection(ClusterCollection.Name), NeedsRedisCluster]
+public sealed class NotificationReshardTests(RedisClusterFixture cluster, ITestOutputHelper output)
+{
+    /// <summary>Fewer than the history keeps per channel, so every acknowledged event must still be in it.</summary>
+    private const int Events = 80;
+
+    [Fact]
+    public async Task WhileTheEventsSlotMovesNoAcknowledgedEventIsLostFromHistory()
+    {
+        var connection = cluster.Connection;
+        var publisher = new NotificationPublisher(connection, new NotificationTelemetry(TestMeters.Factory));
+        var history = new NotificationHistory(connection);
+        var run = Guid.NewGuid().ToString("N");
+        var traffic = new ReshardTraffic();
+        var acknowledged = new List<PublishedNotification>();
+        await SlotMigration.FillAsync(connection, "events", 300);
+
+        var migration = await SlotMigration.MoveDuringAsync(cluster.Cluster, SlotMigration.SlotOf(connection, NotificationKeys.History(NotificationChannels.SystemAlert)), async stop =>
+        {
+            for (var i = 0; i < Events && !stop.IsCancellationRequested;)
+            {
+                try
+                {
+                    // Retried with the same dedupe key, as the outbox re-sends: never two events for one publish.
+                    acknowledged.Add(await publisher.PublishOnceAsync(NotificationChannels.SystemAlert, new { message = $"reshard {i}", severity = "info" }, $"{run}-{i}"));
+                    traffic.Success();
+                    i++;
+                    await Task.Delay(40);
+                }
+                catch (Exception e)
+                {
+                    traffic.Failure(e);
+                    await Task.Delay(20);
+                }
+            }
+        });
+        var read = await history.ReadSinceAsync(new EventPosition(null, 0), [NotificationChannels.SystemAlert]);
+        var kept = read.Events.Select(e => (e.Epoch, e.Id)).ToHashSet();
+        var lost = acknowledged.Where(a => !kept.Contains((a.Epoch, a.Id))).ToList();
+
+        output.WriteLine(migration.ToString());
+        output.WriteLine($"publishes: {traffic}");
+        output.WriteLine($"acknowledged {acknowledged.Count}, distinct ids {acknowledged.Select(a => a.Id).Distinct().Count()}, lost from history {lost.Count}");
+
+        Assert.Empty(traffic.NotOutages);
+        Assert.True(acknowledged.Count > 10, $"only {acknowledged.Count} publishes acknowledged");
+        Assert.All(acknowledged, a => Assert.Equal(read.Epoch, a.Epoch));
+        Assert.Empty(lost);
+        Assert.Equal(acknowledged.Count, acknowledged.Select(a => a.Id).Distinct().Count());
+    }
+}
