@@ -30,8 +30,8 @@ public sealed class JobReshardTests(RedisClusterFixture cluster, ITestOutputHelp
         var connection = cluster.Connection;
         var jobs = JobQueueTests.Queue(connection, queue);
         var slot = SlotMigration.SlotOf(connection, $"{{{queue}}}");
-        var enqueues = new ReshardTraffic();
-        var worker = new ReshardTraffic();
+        using var enqueues = new ReshardTraffic();
+        using var worker = new ReshardTraffic();
         var acknowledged = new HashSet<string>();
         string? poisonId = null;
 
@@ -71,7 +71,8 @@ public sealed class JobReshardTests(RedisClusterFixture cluster, ITestOutputHelp
         {
             Queue = queue,
             Concurrency = 4,
-            VisibilityTimeout = TimeSpan.FromSeconds(5),
+            // The default lease, longer than the move: a job whose completion waits out the move keeps its lease.
+            VisibilityTimeout = TimeSpan.FromSeconds(30),
             ReapInterval = busyQueue ? TimeSpan.FromSeconds(60) : TimeSpan.FromMilliseconds(500),
             IdlePoll = TimeSpan.FromMilliseconds(200),
             ShutdownGrace = TimeSpan.FromSeconds(10),

@@ -18,7 +18,7 @@ public sealed class RateLimitReshardTests(RedisClusterFixture cluster, ITestOutp
         var partition = $"reshard-{Guid.NewGuid():N}";
         // One window longer than the whole run: every admission counts against the same 200.
         var rule = new RateLimitRule("reshard", 200, TimeSpan.FromMinutes(5), algorithm);
-        var traffic = new ReshardTraffic();
+        using var traffic = new ReshardTraffic();
         var admitted = 0;
         var refused = 0;
         await SlotMigration.FillAsync(connection, partition, 300);

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Platform.Hosting;
+using Platform.Redis;
 
 namespace Platform.Tests.Redis;
 
@@ -8,20 +11,55 @@ namespace Platform.Tests.Redis;
 /// What a building block's traffic met while its slot moved (<see cref="SlotMigration"/>): operations that succeeded,
 /// and each error by kind and first words (TRYAGAIN, ASK, MOVED...), split into those a service answers as an outage
 /// (<see cref="RedisOutage.IsOutage"/>: a fast 503, retried by workers) and the rest, which would be a 500. Also a
-/// logger, for the errors a background loop (a job processor) logs instead of throwing.
+/// logger, for the errors a background loop (a job processor) logs instead of throwing; the scripts
+/// <see cref="RedisScript"/> sent again after TRYAGAIN meanwhile (every script's, this process's: cluster tests run one
+/// at a time); and the longest time without a success (how long the building block was unavailable).
 /// </summary>
-public sealed class ReshardTraffic : ILogger
+public sealed class ReshardTraffic : ILogger, IDisposable
 {
     private readonly ConcurrentDictionary<string, int> _errors = new();
+    private readonly MeterListener _listener = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _lastSuccessTicks = -1;
+    private long _longestGapTicks;
     private int _succeeded;
+    private long _resends;
+
+    public ReshardTraffic()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == RedisScript.MeterName)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _resends, value));
+        _listener.Start();
+    }
 
     public int Succeeded => Volatile.Read(ref _succeeded);
+    public long Resends => Interlocked.Read(ref _resends);
+    public TimeSpan LongestWithoutSuccess => TimeSpan.FromTicks(Interlocked.Read(ref _longestGapTicks));
     public int Outages => _errors.Where(e => e.Key.StartsWith("503 ", StringComparison.Ordinal)).Sum(e => e.Value);
 
     /// <summary>Errors that are not an outage: each would be a 500 from a service, or a job attempt burnt.</summary>
     public IReadOnlyList<string> NotOutages => _errors.Keys.Where(k => !k.StartsWith("503 ", StringComparison.Ordinal)).Order().ToList();
 
-    public void Success() => Interlocked.Increment(ref _succeeded);
+    public void Success()
+    {
+        Interlocked.Increment(ref _succeeded);
+        var now = _clock.Elapsed.Ticks;
+        var last = Interlocked.Exchange(ref _lastSuccessTicks, now);
+        if (last >= 0)
+        {
+            long longest;
+            while (now - last > (longest = Interlocked.Read(ref _longestGapTicks))
+                   && Interlocked.CompareExchange(ref _longestGapTicks, now - last, longest) != longest)
+            {
+            }
+        }
+    }
 
     public void Failure(Exception e)
     {
@@ -31,8 +69,11 @@ public sealed class ReshardTraffic : ILogger
     }
 
     public override string ToString() =>
-        $"{Succeeded} succeeded, {_errors.Values.Sum()} errors" +
+        $"{Succeeded} succeeded, {_errors.Values.Sum()} errors, {Resends} script resends after TRYAGAIN, " +
+        $"longest without a success {LongestWithoutSuccess.TotalSeconds:F1} s" +
         string.Concat(_errors.OrderBy(e => e.Key).Select(e => $"\n    {e.Value} x {e.Key}"));
+
+    public void Dispose() => _listener.Dispose();
 
     IDisposable? ILogger.BeginScope<TState>(TState state) => null;
     bool ILogger.IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;

@@ -31,6 +31,9 @@ public sealed class SlotMigration
     public int Batches { get; private set; }
     public TimeSpan Duration { get; private set; }
 
+    /// <summary>When the last master was told the new owner (UTC).</summary>
+    public DateTime FinishedAt { get; private set; }
+
     /// <summary>The slot of <paramref name="key"/> (its hash tag's), as the client computes it.</summary>
     public static int SlotOf(IConnectionMultiplexer connection, RedisKey key) => connection.HashSlot(key);
 
@@ -86,6 +89,7 @@ public sealed class SlotMigration
                 await Execute(admin, other.Node, "CLUSTER", "SETSLOT", slot, "NODE", target.Id);
             }
             migration.Duration = clock.Elapsed;
+            migration.FinishedAt = DateTime.UtcNow;
         }
         return migration;
     }

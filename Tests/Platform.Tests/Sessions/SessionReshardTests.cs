@@ -14,7 +14,7 @@ public sealed class SessionReshardTests(RedisClusterFixture cluster, ITestOutput
         var connection = cluster.Connection;
         var store = SessionStoreFactory.Create(connection, new SessionStoreOptions { TouchInterval = TimeSpan.Zero });
         var user = SessionStoreFactory.NewUser();
-        var traffic = new ReshardTraffic();
+        using var traffic = new ReshardTraffic();
         var live = new List<CreatedSession>();
         var revoked = new List<CreatedSession>();
         var liveRefused = 0;
