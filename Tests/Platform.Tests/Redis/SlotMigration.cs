@@ -11,20 +11,31 @@ namespace Platform.Tests.Redis;
 /// so that traffic meets each state: MOVED after the move, ASK for keys already moved, TRYAGAIN for a multi-key
 /// command (a script) whose keys are split between the two nodes, or some of which do not exist yet.
 /// </summary>
-public sealed class SlotMigration
+public sealed class SlotMigration : IAsyncDisposable
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(30);
 
-    private SlotMigration(int slot, RedisServerProcess source, RedisServerProcess target)
+    private readonly RedisClusterProcess _cluster;
+    private readonly ConnectionMultiplexer _admin;
+    private readonly List<Master> _masters;
+    private readonly Master _source;
+    private readonly Master _target;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private bool _finished;
+
+    private SlotMigration(RedisClusterProcess cluster, ConnectionMultiplexer admin, List<Master> masters, int slot, Master source, Master target)
     {
+        _cluster = cluster;
+        _admin = admin;
+        _masters = masters;
         Slot = slot;
-        Source = source;
-        Target = target;
+        _source = source;
+        _target = target;
     }
 
     public int Slot { get; }
-    public RedisServerProcess Source { get; }
-    public RedisServerProcess Target { get; }
+    public RedisServerProcess Source => _source.Node;
+    public RedisServerProcess Target => _target.Node;
 
     /// <summary>Keys moved, MIGRATE batches sent, and how long the slot was open (IMPORTING to the last SETSLOT NODE).</summary>
     public int KeysMoved { get; private set; }
@@ -40,58 +51,112 @@ public sealed class SlotMigration
     /// <summary>
     /// Moves <paramref name="slot"/> to another running master (the next one after its owner, by port), sending
     /// <paramref name="batchSize"/> keys per MIGRATE and waiting <paramref name="pause"/> between batches. The slot is
-    /// handed over even when <paramref name="cancellationToken"/> fires mid-way, so a test that fails never leaves the
-    /// shared cluster with a slot half moved.
+    /// handed over even when sending keys fails mid-way, so a failing test never leaves the shared cluster with a slot
+    /// half moved.
     /// </summary>
-    public static async Task<SlotMigration> MoveAsync(RedisClusterProcess cluster, int slot, int batchSize, TimeSpan pause,
-        CancellationToken cancellationToken = default)
+    public static async Task<SlotMigration> MoveAsync(RedisClusterProcess cluster, int slot, int batchSize, TimeSpan pause)
     {
-        await using var admin = await ConnectAsync(cluster);
-        var masters = await MastersAsync(cluster, admin);
-        var source = masters.Single(m => m.Slots.Contains(slot));
-        var target = masters.OrderBy(m => m.Node.Port).SkipWhile(m => m != source).Skip(1)
-            .Concat(masters.OrderBy(m => m.Node.Port)).First(m => m != source);
-        var migration = new SlotMigration(slot, source.Node, target.Node);
-        var clock = Stopwatch.StartNew();
-
-        await Execute(admin, target.Node, "CLUSTER", "SETSLOT", slot, "IMPORTING", source.Id);
-        await Execute(admin, source.Node, "CLUSTER", "SETSLOT", slot, "MIGRATING", target.Id);
+        await using var migration = await BeginAsync(cluster, slot);
         try
         {
-            while (true)
+            while (await migration.MigrateNextAsync(batchSize) > 0)
             {
-                var keys = (RedisKey[]?)await Execute(admin, source.Node, "CLUSTER", "GETKEYSINSLOT", slot, batchSize) ?? [];
-                if (keys.Length == 0)
-                {
-                    break;
-                }
-                // MIGRATE host port "" 0 timeout AUTH password KEYS k...: atomic per batch on the source; a key
-                // already moved is answered by ASK from now on.
-                var args = new List<object> { "127.0.0.1", target.Node.Port, "", 0, (int)StepTimeout.TotalMilliseconds, "AUTH", cluster.Password, "KEYS" };
-                args.AddRange(keys.Select(k => (object)k));
-                await Execute(admin, source.Node, "MIGRATE", [.. args]);
-                migration.KeysMoved += keys.Length;
-                migration.Batches++;
-                if (!cancellationToken.IsCancellationRequested)
-                {
-                    await Task.Delay(pause, CancellationToken.None);
-                }
+                await Task.Delay(pause);
             }
         }
         finally
         {
-            // As redis-cli does: the target first (it stops needing ASKING), then the source (it answers MOVED), then
-            // every other master, so all of them agree before the new epoch spreads over the bus.
-            await Execute(admin, target.Node, "CLUSTER", "SETSLOT", slot, "NODE", target.Id);
-            await Execute(admin, source.Node, "CLUSTER", "SETSLOT", slot, "NODE", target.Id);
-            foreach (var other in masters.Where(m => m != source && m != target))
-            {
-                await Execute(admin, other.Node, "CLUSTER", "SETSLOT", slot, "NODE", target.Id);
-            }
-            migration.Duration = clock.Elapsed;
-            migration.FinishedAt = DateTime.UtcNow;
+            await migration.FinishAsync();
         }
         return migration;
+    }
+
+    /// <summary>
+    /// Opens the move of <paramref name="slot"/>: the target IMPORTING, the source MIGRATING, no key sent yet. Send keys
+    /// with <see cref="MigrateAsync"/>, close it with <see cref="FinishAsync"/> (which <see cref="DisposeAsync"/> also does).
+    /// </summary>
+    public static async Task<SlotMigration> BeginAsync(RedisClusterProcess cluster, int slot)
+    {
+        var admin = await ConnectionMultiplexer.ConnectAsync(
+            $"{cluster.ConnectionString},allowAdmin=true,connectTimeout=5000,asyncTimeout={(int)StepTimeout.TotalMilliseconds}");
+        var masters = await MastersAsync(cluster, admin);
+        var source = masters.Single(m => m.Slots.Contains(slot));
+        var target = masters.OrderBy(m => m.Node.Port).SkipWhile(m => m != source).Skip(1)
+            .Concat(masters.OrderBy(m => m.Node.Port)).First(m => m != source);
+        var migration = new SlotMigration(cluster, admin, masters, slot, source, target);
+        await migration.Execute(target.Node, "CLUSTER", "SETSLOT", slot, "IMPORTING", source.Id);
+        await migration.Execute(source.Node, "CLUSTER", "SETSLOT", slot, "MIGRATING", target.Id);
+        return migration;
+    }
+
+    /// <summary>The keys of the slot still on the source, at most <paramref name="count"/>.</summary>
+    public async Task<RedisKey[]> KeysLeftAsync(int count) =>
+        (RedisKey[]?)await Execute(_source.Node, "CLUSTER", "GETKEYSINSLOT", Slot, count) ?? [];
+
+    /// <summary>Sends the next <paramref name="batchSize"/> keys of the slot; returns how many were left to send.</summary>
+    public async Task<int> MigrateNextAsync(int batchSize)
+    {
+        var keys = await KeysLeftAsync(batchSize);
+        if (keys.Length > 0)
+        {
+            await MigrateAsync(keys);
+        }
+        return keys.Length;
+    }
+
+    /// <summary>
+    /// One MIGRATE of <paramref name="keys"/> (<c>MIGRATE host port "" 0 timeout AUTH password KEYS k...</c>): atomic on
+    /// the source; each key moved is answered there with ASK from now on.
+    /// </summary>
+    public async Task MigrateAsync(params RedisKey[] keys)
+    {
+        var args = new List<object> { "127.0.0.1", _target.Node.Port, "", 0, (int)StepTimeout.TotalMilliseconds, "AUTH", _cluster.Password, "KEYS" };
+        args.AddRange(keys.Select(k => (object)k));
+        await Execute(_source.Node, "MIGRATE", [.. args]);
+        KeysMoved += keys.Length;
+        Batches++;
+    }
+
+    /// <summary>
+    /// Sends the keys left, then tells every master the target owns the slot, as redis-cli does: the target first (it
+    /// stops needing ASKING), then the source (it answers MOVED), then the others. Once only.
+    /// </summary>
+    public async Task FinishAsync()
+    {
+        if (_finished)
+        {
+            return;
+        }
+        _finished = true;
+        try
+        {
+            while (await MigrateNextAsync(100) > 0)
+            {
+            }
+        }
+        finally
+        {
+            await Execute(_target.Node, "CLUSTER", "SETSLOT", Slot, "NODE", _target.Id);
+            await Execute(_source.Node, "CLUSTER", "SETSLOT", Slot, "NODE", _target.Id);
+            foreach (var other in _masters.Where(m => m != _source && m != _target))
+            {
+                await Execute(other.Node, "CLUSTER", "SETSLOT", Slot, "NODE", _target.Id);
+            }
+            Duration = _clock.Elapsed;
+            FinishedAt = DateTime.UtcNow;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await FinishAsync();
+        }
+        finally
+        {
+            await _admin.DisposeAsync();
+        }
     }
 
     /// <summary>
@@ -161,9 +226,8 @@ public sealed class SlotMigration
         return masters;
     }
 
-    /// <summary>Admin commands go to one node each: a connection that knows every node but routes nothing itself.</summary>
-    private static Task<ConnectionMultiplexer> ConnectAsync(RedisClusterProcess cluster) =>
-        ConnectionMultiplexer.ConnectAsync($"{cluster.ConnectionString},allowAdmin=true,connectTimeout=5000,asyncTimeout=30000");
+    /// <summary>Admin commands go to one node each, never routed by key.</summary>
+    private Task<RedisResult> Execute(RedisServerProcess node, string command, params object[] args) => Execute(_admin, node, command, args);
 
     private static async Task<RedisResult> Execute(ConnectionMultiplexer admin, RedisServerProcess node, string command, params object[] args) =>
         await admin.GetServer("127.0.0.1", node.Port).ExecuteAsync(command, args).WaitAsync(StepTimeout);
