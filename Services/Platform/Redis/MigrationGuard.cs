@@ -20,7 +20,14 @@ public static class MigrationGuard
         {
             return keys;
         }
-        return [.. keys, $"{{{HashTag(keys[0]!)}}}:migration-guard"];
+        var tag = HashTag(keys[0]!);
+        if (tag.Contains('}'))
+        {
+            // Hashed whole (no tag) and holding a '}': no key written as {tag}... can land in its slot.
+            throw new ArgumentException(
+                $"The first key of a script that reaches keys by name needs a hash tag ({{...}}): '{keys[0]}' has none.", nameof(keys));
+        }
+        return [.. keys, $"{{{tag}}}:migration-guard"];
     }
 
     /// <summary>What Redis Cluster hashes: the text between the first '{' and the next '}' if not empty, else the whole key.</summary>
