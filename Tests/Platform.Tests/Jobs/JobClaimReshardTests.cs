@@ -58,7 +58,7 @@ public sealed class JobClaimReshardTests(RedisClusterFixture cluster, ITestOutpu
         await stop.CancelAsync();
         await processor;
         var runs = (await db.HashGetAllAsync(SinkHandler.Runs(sink))).ToDictionary(e => (string)e.Name!, e => (long)e.Value);
-        output.WriteLine($"worker: {worker}");
+        output.WriteLine($"worker: {worker.Resends} script resends after TRYAGAIN; its log: {worker.Errors}");
         output.WriteLine($"queue {await jobs.GetCountsAsync(queue)}; jobs whose hash is gone: {(await Task.WhenAll(ids.Select(jobs.GetAsync))).Count(j => j is null)} of {ids.Count}");
 
         Assert.Empty(worker.NotOutages);

@@ -112,8 +112,8 @@ public sealed class JobReshardTests(RedisClusterFixture cluster, ITestOutputHelp
         var counts = await jobs.GetCountsAsync(queue);
 
         output.WriteLine($"slot {slot} moved {migration.Source.Port} -> {migration.Target.Port}: {migration.KeysMoved} keys in {migration.Batches} batches, {migration.Duration.TotalSeconds:F1} s");
-        output.WriteLine($"enqueues: {enqueues}");
-        output.WriteLine($"worker: {worker}");
+        output.WriteLine($"enqueues (the resends counted are the worker's too): {enqueues}");
+        output.WriteLine($"worker (its log): {worker.Errors}");
         output.WriteLine($"acknowledged {acknowledged.Count}, completed {runs.Count}, ran more than once {runs.Count(r => r.Value > 1)}, queue {counts}");
 
         Assert.Empty(enqueues.NotOutages);

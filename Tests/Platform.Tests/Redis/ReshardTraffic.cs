@@ -68,10 +68,12 @@ public sealed class ReshardTraffic : ILogger, IDisposable
         _errors.AddOrUpdate(key, 1, (_, n) => n + 1);
     }
 
+    /// <summary>The errors alone, for traffic that counts no successes (a processor's log).</summary>
+    public string Errors => $"{_errors.Values.Sum()} errors" + string.Concat(_errors.OrderBy(e => e.Key).Select(e => $"\n    {e.Value} x {e.Key}"));
+
     public override string ToString() =>
-        $"{Succeeded} succeeded, {_errors.Values.Sum()} errors, {Resends} script resends after TRYAGAIN, " +
-        $"longest without a success {LongestWithoutSuccess.TotalSeconds:F1} s" +
-        string.Concat(_errors.OrderBy(e => e.Key).Select(e => $"\n    {e.Value} x {e.Key}"));
+        $"{Succeeded} succeeded, {Resends} script resends after TRYAGAIN, longest without a success " +
+        $"{LongestWithoutSuccess.TotalSeconds:F1} s, {Errors}";
 
     public void Dispose() => _listener.Dispose();
 

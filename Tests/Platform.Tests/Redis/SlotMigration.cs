@@ -51,23 +51,17 @@ public sealed class SlotMigration : IAsyncDisposable
     /// <summary>
     /// Moves <paramref name="slot"/> to another running master (the next one after its owner, by port), sending
     /// <paramref name="batchSize"/> keys per MIGRATE and waiting <paramref name="pause"/> between batches. The slot is
-    /// handed over even when sending keys fails mid-way, so a failing test never leaves the shared cluster with a slot
-    /// half moved.
+    /// handed over even when sending keys fails mid-way (<see cref="DisposeAsync"/>), so a failing test never leaves the
+    /// shared cluster with a slot half moved.
     /// </summary>
     public static async Task<SlotMigration> MoveAsync(RedisClusterProcess cluster, int slot, int batchSize, TimeSpan pause)
     {
         await using var migration = await BeginAsync(cluster, slot);
-        try
+        while (await migration.MigrateNextAsync(batchSize) > 0)
         {
-            while (await migration.MigrateNextAsync(batchSize) > 0)
-            {
-                await Task.Delay(pause);
-            }
+            await Task.Delay(pause);
         }
-        finally
-        {
-            await migration.FinishAsync();
-        }
+        await migration.FinishAsync();
         return migration;
     }
 
