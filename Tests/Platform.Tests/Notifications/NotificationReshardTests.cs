@@ -1,3 +1,4 @@
+using Platform.Hosting;
 using Platform.Notifications;
 using Platform.Tests.Redis;
 using Xunit.Abstractions;
@@ -54,5 +55,51 @@ public sealed class NotificationReshardTests(RedisClusterFixture cluster, ITestO
         Assert.All(acknowledged, a => Assert.Equal(read.Epoch, a.Epoch));
         Assert.Empty(lost);
         Assert.Equal(acknowledged.Count, acknowledged.Select(a => a.Id).Distinct().Count());
+    }
+
+    /// <summary>
+    /// The live channel (<c>notify:{events}:live</c>, sharded pub/sub on a cluster) lives in the slot that moves: Redis
+    /// drops the source's shard subscribers when the slot leaves it. A notifier must still hear events published after.
+    /// </summary>
+    [Fact]
+    public async Task AfterTheEventsSlotMovedALiveSubscriberStillReceivesEvents()
+    {
+        await using var host = await NotifierHost.StartAsync(cluster.ConnectionString, new FakeMembership());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var subscription = (await host.Hub.SubscribeAsync(null, timeout.Token))!;
+        var before = await host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "before the move", severity = "info" });
+        Assert.Equal(before, (await NextEventAsync(subscription, timeout.Token)).Id);
+
+        var migration = await SlotMigration.MoveAsync(cluster.Cluster, SlotMigration.SlotOf(cluster.Connection, NotificationKeys.History(NotificationChannels.SystemAlert)),
+            batchSize: 10, pause: TimeSpan.Zero);
+        output.WriteLine(migration.ToString());
+        long after = 0;
+        while (after == 0)
+        {
+            try
+            {
+                after = await host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "after the move", severity = "info" });
+            }
+            catch (Exception e) when (RedisOutage.IsOutage(e) && !timeout.IsCancellationRequested)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        using var heard = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+        heard.CancelAfter(TimeSpan.FromSeconds(10));
+        Assert.Equal(after, (await NextEventAsync(subscription, heard.Token)).Id);
+    }
+
+    private static async Task<NotificationEvent> NextEventAsync(NotificationSubscription subscription, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var next = await subscription.Events.ReadAsync(cancellationToken);
+            if (!ReferenceEquals(next, NotificationSubscription.WakeUp))
+            {
+                return next;
+            }
+        }
     }
 }
