@@ -10,7 +10,7 @@ namespace Platform.Locking;
 /// </summary>
 public sealed class FencedResource(IConnectionMultiplexer redis)
 {
-    private static readonly RedisScript FencedWrite = RedisScript.FromResource<FencedResource>("fenced-write.lua");
+    private static readonly RedisScript FencedWrite = RedisScript.FromResource<FencedResource>("fenced-write.lua", ScriptKeyAccess.DeclaredOnly);
 
     public async Task<bool> TryWriteAsync(string key, long fencingToken, string value) =>
         (long)await FencedWrite.EvaluateAsync(redis.GetDatabase(), [key], [fencingToken, value]) == 1;

@@ -26,7 +26,7 @@ public sealed record HistoryRead(
 /// <summary>Reads the capped per-channel histories (one script, one consistent snapshot of every channel read).</summary>
 public sealed class NotificationHistory(IConnectionMultiplexer redis)
 {
-    private static readonly RedisScript ReadSinceScript = RedisScript.FromResource<NotificationHistory>("read-since.lua");
+    private static readonly RedisScript ReadSinceScript = RedisScript.FromResource<NotificationHistory>("read-since.lua", ScriptKeyAccess.DeclaredOnly);
 
     public async Task<HistoryRead> ReadSinceAsync(EventPosition after, IReadOnlyList<string> channels)
     {

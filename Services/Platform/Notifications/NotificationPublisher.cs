@@ -13,7 +13,7 @@ namespace Platform.Notifications;
 /// </summary>
 public sealed class NotificationPublisher(IConnectionMultiplexer redis, NotificationTelemetry telemetry)
 {
-    private static readonly RedisScript PublishScript = RedisScript.FromResource<NotificationPublisher>("publish.lua");
+    private static readonly RedisScript PublishScript = RedisScript.FromResource<NotificationPublisher>("publish.lua", ScriptKeyAccess.DeclaredOnly);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Publishes <paramref name="payload"/> (serialized as camelCase JSON) on a channel of <see cref="NotificationChannels"/>; returns the event id.</summary>

@@ -13,7 +13,7 @@ namespace Platform.Notifications;
 /// </summary>
 public sealed class StreamSlots(IConnectionMultiplexer redis, IOptions<NotificationStreamOptions> options)
 {
-    private static readonly RedisScript SlotScript = RedisScript.FromResource<StreamSlots>("stream-slot.lua");
+    private static readonly RedisScript SlotScript = RedisScript.FromResource<StreamSlots>("stream-slot.lua", ScriptKeyAccess.DeclaredOnly);
 
     /// <summary>A slot for a new stream of <paramref name="userId"/>, or null if the user holds every slot already.</summary>
     public async Task<StreamSlot?> TryTakeAsync(string userId)

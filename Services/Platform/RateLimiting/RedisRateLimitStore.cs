@@ -11,11 +11,11 @@ namespace Platform.RateLimiting;
 /// </summary>
 public sealed class RedisRateLimitStore(IConnectionMultiplexer redis)
 {
-    private static readonly RedisScript SlidingWindow = RedisScript.FromResource<RedisRateLimitStore>("sliding-window.lua");
+    private static readonly RedisScript SlidingWindow = RedisScript.FromResource<RedisRateLimitStore>("sliding-window.lua", ScriptKeyAccess.DeclaredOnly);
     /// <summary>The rate limiter's spans (its meter, of the same name, is the gateway's: <see cref="GatewayRateLimiter"/>).</summary>
     public static readonly ActivitySource Source = new("Platform.RateLimiting");
 
-    private static readonly RedisScript FixedWindow = RedisScript.FromResource<RedisRateLimitStore>("fixed-window.lua");
+    private static readonly RedisScript FixedWindow = RedisScript.FromResource<RedisRateLimitStore>("fixed-window.lua", ScriptKeyAccess.DeclaredOnly);
 
     public static string Key(string partition, RateLimitRule rule) => $"api:ratelimit:{{{partition}}}:{rule.Name}";
 

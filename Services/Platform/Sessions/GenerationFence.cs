@@ -16,8 +16,8 @@ internal static class GenerationFence
     /// <summary>How long a generation token is kept: longer than any load can take.</summary>
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(2);
 
-    private static readonly RedisScript StoreScript = RedisScript.FromResource<PermissionCache>("permissions-store.lua");
-    private static readonly RedisScript InvalidateScript = RedisScript.FromResource<PermissionCache>("permissions-invalidate.lua");
+    private static readonly RedisScript StoreScript = RedisScript.FromResource<PermissionCache>("permissions-store.lua", ScriptKeyAccess.DeclaredOnly);
+    private static readonly RedisScript InvalidateScript = RedisScript.FromResource<PermissionCache>("permissions-invalidate.lua", ScriptKeyAccess.DeclaredOnly);
 
     /// <param name="keys">The value's key, then its generation's key (one hash tag).</param>
     /// <param name="generationRead">The generation read with the value before loading (null when there was none).</param>
