@@ -187,9 +187,10 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         string? Text(string name) => fields.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
         int Int(string name) => int.Parse(Text(name) ?? "0", CultureInfo.InvariantCulture);
         DateTimeOffset? Time(string name) => Text(name) is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture)) : null;
+        // enqueue.lua stores dueAt for a delayed job only: a ready one was due when it was enqueued.
         return new JobStatus(jobId, queue, Text("type") ?? "", Enum.Parse<JobState>(Text("state") ?? "pending", ignoreCase: true),
             Int("priority"), Int("attempts"), Int("maxAttempts"), Text("error"), Text("result"),
-            Time("enqueuedAt") ?? default, Time("dueAt"), Time("startedAt"), Time("finishedAt"));
+            Time("enqueuedAt") ?? default, Time("dueAt") ?? Time("enqueuedAt"), Time("startedAt"), Time("finishedAt"));
     }
 
     /// <summary>Ready, scheduled, active and dead counts of one queue, as one consistent snapshot.</summary>

@@ -10,7 +10,8 @@
     [6] reaper     jobs:{<q>}:reaper     the reaper's once-per-interval guard
   ARGV[1]  key prefix jobs:{<q>}:  (job hashes are <prefix>job:<id>, idempotency keys <prefix>idem:<key>)
   ARGV[2]  queue name (job ids are <queue>-<epoch>-<sequence>)
-  ARGV[3]  doorbell channel, rung at most once per call: when the queue was empty and this call made a job ready, or
+  ARGV[3]  doorbell channel, rung at most once per call: when this call made a job ready and a worker has found the
+           queue empty since the last ring (claim.lua marks that in <prefix>idle) or the sequence started again, or
            when a job of this call is due before every scheduled job that was there before it
   ARGV[4]  max priority
   ARGV[5]  a fresh random epoch (8 hex digits), used only if the queue needs a new one
@@ -21,8 +22,11 @@
   The epoch (<prefix>epoch) is replaced whenever the sequence starts again (a new queue, or a Redis that lost its
   data) or is itself gone: a job id never names two jobs, even across data loss, so an id kept elsewhere (a
   deployment row in SQLite) can never come to name a later, unrelated job.
-  Commands: TIME, ZCARD, a GET (+ EXISTS) per idempotency key, then for the new jobs one INCRBY, GET of the epoch, one
-  HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH.
+  A job hash holds type, payload, priority, score, state, maxAttempts, enqueuedAt, and only when they have a value
+  dueAt (a delayed job; else it is enqueuedAt), traceparent, tracestate, idem; attempts appears at its first claim.
+  Commands: a GET (+ EXISTS) per idempotency key, then for the new jobs TIME, one INCRBY, one MGET (the epoch and
+  the idle mark), one HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH (+ DEL
+  of the idle mark).
   Returns  { id, created, id, created, ... } in the order of the jobs: created is 1 when enqueued, 0 when the
            idempotency key already named a live job (whose id is returned).
 ]]
@@ -60,21 +64,21 @@ for job = 0, count - 1 do
   end
 end
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local seq = 0
-local epoch = nil
+local now, seq, epoch, idle = 0, 0, nil, false
 if fresh > 0 then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   seq = redis.call('INCRBY', sequence, fresh) - fresh
-  local epochKey = prefix .. 'epoch'
-  epoch = redis.call('GET', epochKey)
+  local marks = redis.call('MGET', prefix .. 'epoch', prefix .. 'idle')
+  epoch, idle = marks[1], marks[2]
   if seq == 0 or not epoch then
     epoch = ARGV[5]
-    redis.call('SET', epochKey, epoch)
+    redis.call('SET', prefix .. 'epoch', epoch)
+    -- A new queue, or a Redis that lost its data (and the idle mark with it): wake whoever waits.
+    idle = true
   end
 end
 
-local readyWasEmpty = redis.call('ZCARD', ready) == 0
 local readyAdds, scheduledAdds, idemSets = {}, {}, {}
 local earliestNewDue = nil
 local ring = nil
@@ -91,14 +95,26 @@ for job = 0, count - 1 do
     local priority, delay, key = arg(job, 2), tonumber(arg(job, 3)), arg(job, 5)
     -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
     local score = string.format('%.0f', (maxPriority - tonumber(priority)) * 4294967296 + seq % 4294967296)
-    local state = 'pending'
+    local fields = { 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
+      'state', delay > 0 and 'scheduled' or 'pending', 'maxAttempts', arg(job, 4), 'enqueuedAt', now }
+    -- Empty values are left out: every reader takes a missing one for empty.
     if delay > 0 then
-      state = 'scheduled'
+      fields[#fields + 1] = 'dueAt'
+      fields[#fields + 1] = now + delay
     end
-    redis.call('HSET', prefix .. 'job:' .. id,
-      'id', id, 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
-      'state', state, 'attempts', 0, 'maxAttempts', arg(job, 4), 'enqueuedAt', now, 'dueAt', now + delay,
-      'traceparent', traceparent, 'tracestate', tracestate, 'idem', key)
+    if traceparent ~= '' then
+      fields[#fields + 1] = 'traceparent'
+      fields[#fields + 1] = traceparent
+    end
+    if tracestate ~= '' then
+      fields[#fields + 1] = 'tracestate'
+      fields[#fields + 1] = tracestate
+    end
+    if key ~= '' then
+      fields[#fields + 1] = 'idem'
+      fields[#fields + 1] = key
+    end
+    redis.call('HSET', prefix .. 'job:' .. id, unpack(fields))
     if delay > 0 then
       scheduledAdds[#scheduledAdds + 1] = now + delay
       scheduledAdds[#scheduledAdds + 1] = id
@@ -108,8 +124,8 @@ for job = 0, count - 1 do
     else
       readyAdds[#readyAdds + 1] = score
       readyAdds[#readyAdds + 1] = id
-      -- Only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
-      if readyWasEmpty then
+      -- Only when a worker waits: otherwise workers are busy and claim again as soon as a slot frees.
+      if idle then
         ring = ring or id
       end
     end
@@ -140,5 +156,9 @@ if #idemSets > 0 then
 end
 if ring then
   redis.call('PUBLISH', doorbell, ring)
+  if idle then
+    -- Rung: the workers it wakes claim, and one that finds the queue empty again marks it again.
+    redis.call('DEL', prefix .. 'idle')
+  end
 end
 return reply
