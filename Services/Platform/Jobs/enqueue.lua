@@ -34,32 +34,44 @@ local ready, scheduled, sequence = KEYS[1], KEYS[2], KEYS[5]
 local prefix, queue, doorbell = ARGV[1], ARGV[2], ARGV[3]
 local maxPriority = tonumber(ARGV[4])
 local traceparent, tracestate = ARGV[6], ARGV[7]
-local first, width = 8, 6
-local count = (#ARGV - first + 1) / width
-local function arg(job, field) return ARGV[first + job * width + field] end
+-- Job j (from 0) is ARGV[at], ..., ARGV[at + 5] with at = FIRST + j * WIDTH; tables below are indexed by at.
+local FIRST, WIDTH = 8, 6
+local LAST = #ARGV - WIDTH + 1
 
 -- Which jobs are new: a key that names a live job returns it; a key repeated in this call names the job of its
--- first occurrence. New jobs then take their sequence numbers with one INCRBY.
-local existing, sameAs, firstWithKey = {}, {}, {}
-local fresh = 0
-for job = 0, count - 1 do
-  local key = arg(job, 5)
-  local firstJob = key ~= '' and firstWithKey[key]
-  if firstJob then
-    if existing[firstJob] then
-      existing[job] = existing[firstJob]
+-- first occurrence. New jobs then take their sequence numbers with one INCRBY. A call that names no key (most) skips
+-- this bookkeeping: its per-call tables are what a one-job enqueue spends most of its script time on otherwise.
+local existing, sameAs, ids = nil, nil, nil
+-- math.floor: an integer on every Lua (Garnet's is 5.4, where / gives a float that INCRBY refuses as '1.0').
+local fresh = math.floor((#ARGV - FIRST + 1) / WIDTH)
+for at = FIRST, LAST, WIDTH do
+  if ARGV[at + 5] ~= '' then
+    existing, sameAs, ids = {}, {}, {}
+    break
+  end
+end
+if existing then
+  local firstWithKey = {}
+  fresh = 0
+  for at = FIRST, LAST, WIDTH do
+    local key = ARGV[at + 5]
+    local firstAt = key ~= '' and firstWithKey[key]
+    if firstAt then
+      if existing[firstAt] then
+        existing[at] = existing[firstAt]
+      else
+        sameAs[at] = firstAt
+      end
     else
-      sameAs[job] = firstJob
-    end
-  else
-    local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
-    if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
-      existing[job] = id
-    else
-      fresh = fresh + 1
-    end
-    if key ~= '' then
-      firstWithKey[key] = job
+      local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
+      if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
+        existing[at] = id
+      else
+        fresh = fresh + 1
+      end
+      if key ~= '' then
+        firstWithKey[key] = at
+      end
     end
   end
 end
@@ -79,24 +91,23 @@ if fresh > 0 then
   end
 end
 
-local readyAdds, scheduledAdds, idemSets = {}, {}, {}
+local readyAdds, scheduledAdds, idemSets = {}, nil, nil
 local earliestNewDue = nil
 local ring = nil
-local ids = {}
 local reply = {}
-for job = 0, count - 1 do
-  local id = existing[job] or (sameAs[job] and ids[sameAs[job]])
+for at = FIRST, LAST, WIDTH do
+  local id = existing and (existing[at] or (sameAs[at] and ids[sameAs[at]]))
   if id then
     reply[#reply + 1] = id
     reply[#reply + 1] = 0
   else
     seq = seq + 1
     id = queue .. '-' .. epoch .. '-' .. seq
-    local priority, delay, key = arg(job, 2), tonumber(arg(job, 3)), arg(job, 5)
+    local priority, delay, key = ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 5]
     -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
     local score = string.format('%.0f', (maxPriority - tonumber(priority)) * 4294967296 + seq % 4294967296)
-    local fields = { 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
-      'state', delay > 0 and 'scheduled' or 'pending', 'maxAttempts', arg(job, 4), 'enqueuedAt', now }
+    local fields = { 'type', ARGV[at], 'payload', ARGV[at + 1], 'priority', priority, 'score', score,
+      'state', delay > 0 and 'scheduled' or 'pending', 'maxAttempts', ARGV[at + 4], 'enqueuedAt', now }
     -- Empty values are left out: every reader takes a missing one for empty.
     if delay > 0 then
       fields[#fields + 1] = 'dueAt'
@@ -116,6 +127,7 @@ for job = 0, count - 1 do
     end
     redis.call('HSET', prefix .. 'job:' .. id, unpack(fields))
     if delay > 0 then
+      scheduledAdds = scheduledAdds or {}
       scheduledAdds[#scheduledAdds + 1] = now + delay
       scheduledAdds[#scheduledAdds + 1] = id
       if not earliestNewDue or now + delay < earliestNewDue then
@@ -130,10 +142,13 @@ for job = 0, count - 1 do
       end
     end
     if key ~= '' then
+      idemSets = idemSets or {}
       idemSets[#idemSets + 1] = prefix .. 'idem:' .. key
       idemSets[#idemSets + 1] = id
     end
-    ids[job] = id
+    if ids then
+      ids[at] = id
+    end
     reply[#reply + 1] = id
     reply[#reply + 1] = 1
   end
@@ -151,7 +166,7 @@ end
 if #readyAdds > 0 then
   redis.call('ZADD', ready, unpack(readyAdds))
 end
-if #idemSets > 0 then
+if idemSets then
   redis.call('MSET', unpack(idemSets))
 end
 if ring then
