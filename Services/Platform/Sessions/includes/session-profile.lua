@@ -4,9 +4,9 @@
   layout (each of those fields on its own, `last` and `abs` as now) is moved into it first, in place: its TTL,
   `last` and `abs` stay as they are, so sessions live across an upgrade.
 ]]
-local PROFILE_FIELDS = { 'sid', 'uid', 'email', 'name', 'roles', 'tier', 'ua', 'created' }
-
 local function upgrade_profile(session)
+  -- Built here, not once at the top: every validation would pay for a table only an upgrade reads.
+  local PROFILE_FIELDS = { 'sid', 'uid', 'email', 'name', 'roles', 'tier', 'ua', 'created' }
   local old = redis.call('HMGET', session, unpack(PROFILE_FIELDS))
   if not old[1] then
     return nil
