@@ -27,12 +27,15 @@ internal sealed class ClaimCall(ProcessorContext context, int take, string compl
     /// <summary>Sends the call (again, after a failure: same id); returns the answer.</summary>
     public async Task<Reply> SendAsync()
     {
-        if (_firstSent == 0)
+        // Only a retry can find a stored reply: the first send spares the script that lookup.
+        var retry = _firstSent != 0;
+        if (!retry)
         {
             _firstSent = Stopwatch.GetTimestamp();
         }
         var answer = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(context.Db, context.Keys.All,
-            [context.Keys.Prefix, take, context.LeaseMs, _id, PromoteAtMost, completeId, completeToken, result, context.Queue.RetentionMs]))!;
+            [context.Keys.Prefix, take, context.LeaseMs, _id, PromoteAtMost, completeId, completeToken, result, context.Queue.RetentionMs,
+             retry ? 1 : 0]))!;
         return new Reply(answer, _firstSent, context);
     }
 

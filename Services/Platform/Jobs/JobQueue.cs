@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -28,6 +29,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
     private static readonly RedisScript ListDead = Script("list-dead.lua");
 
     private readonly JobQueueOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, JobKeys> _keys = new();
 
     internal IConnectionMultiplexer Redis => redis;
     internal JobQueueOptions Options => _options;
@@ -109,7 +111,8 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         args[1] = queue;
         args[2] = keys.Doorbell;
         args[3] = JobQueueOptions.MaxPriority;
-        args[4] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(JobKeys.EpochLength / 2));
+        // Unique, not secret: an epoch only has to differ from the queue's earlier ones, so no CSPRNG call per enqueue.
+        args[4] = ((uint)Random.Shared.NextInt64(1L << 32)).ToString("x8", CultureInfo.InvariantCulture);
         args[5] = context?.Id ?? "";
         args[6] = context?.TraceStateString ?? "";
         var at = EnqueueFixedArgs;
@@ -187,9 +190,10 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         string? Text(string name) => fields.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
         int Int(string name) => int.Parse(Text(name) ?? "0", CultureInfo.InvariantCulture);
         DateTimeOffset? Time(string name) => Text(name) is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(ms, CultureInfo.InvariantCulture)) : null;
+        // enqueue.lua stores dueAt for a delayed job only: a ready one was due when it was enqueued.
         return new JobStatus(jobId, queue, Text("type") ?? "", Enum.Parse<JobState>(Text("state") ?? "pending", ignoreCase: true),
             Int("priority"), Int("attempts"), Int("maxAttempts"), Text("error"), Text("result"),
-            Time("enqueuedAt") ?? default, Time("dueAt"), Time("startedAt"), Time("finishedAt"));
+            Time("enqueuedAt") ?? default, Time("dueAt") ?? Time("enqueuedAt"), Time("startedAt"), Time("finishedAt"));
     }
 
     /// <summary>Ready, scheduled, active and dead counts of one queue, as one consistent snapshot.</summary>
@@ -253,7 +257,7 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<JobQueueOpti
         {
             throw new JobValidationException("queue", $"Unknown queue '{queue}'. Queues: {string.Join(", ", _options.Queues)}.");
         }
-        return new JobKeys(queue);
+        return _keys.GetOrAdd(queue, q => new JobKeys(q));
     }
 
     private void Validate(EnqueueRequest request)

@@ -10,7 +10,8 @@
     [6] reaper     jobs:{<q>}:reaper     the reaper's once-per-interval guard
   ARGV[1]  key prefix jobs:{<q>}:  (job hashes are <prefix>job:<id>, idempotency keys <prefix>idem:<key>)
   ARGV[2]  queue name (job ids are <queue>-<epoch>-<sequence>)
-  ARGV[3]  doorbell channel, rung at most once per call: when the queue was empty and this call made a job ready, or
+  ARGV[3]  doorbell channel, rung at most once per call: when this call made a job ready and a worker has found the
+           queue empty since the last ring (claim.lua marks that in <prefix>idle) or the sequence started again, or
            when a job of this call is due before every scheduled job that was there before it
   ARGV[4]  max priority
   ARGV[5]  a fresh random epoch (8 hex digits), used only if the queue needs a new one
@@ -21,8 +22,11 @@
   The epoch (<prefix>epoch) is replaced whenever the sequence starts again (a new queue, or a Redis that lost its
   data) or is itself gone: a job id never names two jobs, even across data loss, so an id kept elsewhere (a
   deployment row in SQLite) can never come to name a later, unrelated job.
-  Commands: TIME, ZCARD, a GET (+ EXISTS) per idempotency key, then for the new jobs one INCRBY, GET of the epoch, one
-  HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH.
+  A job hash holds type, payload, priority, score, state, maxAttempts, enqueuedAt, and only when they have a value
+  dueAt (a delayed job; else it is enqueuedAt), traceparent, tracestate, idem; attempts appears at its first claim.
+  Commands: a GET (+ EXISTS) per idempotency key, then for the new jobs TIME, one INCRBY, one MGET (the epoch and
+  the idle mark), one HSET each, one ZADD per set, one MSET of their idempotency keys, at most one PUBLISH (+ DEL
+  of the idle mark).
   Returns  { id, created, id, created, ... } in the order of the jobs: created is 1 when enqueued, 0 when the
            idempotency key already named a live job (whose id is returned).
 ]]
@@ -30,76 +34,100 @@ local ready, scheduled, sequence = KEYS[1], KEYS[2], KEYS[5]
 local prefix, queue, doorbell = ARGV[1], ARGV[2], ARGV[3]
 local maxPriority = tonumber(ARGV[4])
 local traceparent, tracestate = ARGV[6], ARGV[7]
-local first, width = 8, 6
-local count = (#ARGV - first + 1) / width
-local function arg(job, field) return ARGV[first + job * width + field] end
+-- Job j (from 0) is ARGV[at], ..., ARGV[at + 5] with at = FIRST + j * WIDTH; tables below are indexed by at.
+local FIRST, WIDTH = 8, 6
+local LAST = #ARGV - WIDTH + 1
 
 -- Which jobs are new: a key that names a live job returns it; a key repeated in this call names the job of its
--- first occurrence. New jobs then take their sequence numbers with one INCRBY.
-local existing, sameAs, firstWithKey = {}, {}, {}
-local fresh = 0
-for job = 0, count - 1 do
-  local key = arg(job, 5)
-  local firstJob = key ~= '' and firstWithKey[key]
-  if firstJob then
-    if existing[firstJob] then
-      existing[job] = existing[firstJob]
+-- first occurrence. New jobs then take their sequence numbers with one INCRBY. A call that names no key (most) skips
+-- this bookkeeping: its per-call tables are what a one-job enqueue spends most of its script time on otherwise.
+local existing, sameAs, ids = nil, nil, nil
+-- math.floor: an integer on every Lua (Garnet's is 5.4, where / gives a float that INCRBY refuses as '1.0').
+local fresh = math.floor((#ARGV - FIRST + 1) / WIDTH)
+for at = FIRST, LAST, WIDTH do
+  if ARGV[at + 5] ~= '' then
+    existing, sameAs, ids = {}, {}, {}
+    break
+  end
+end
+if existing then
+  local firstWithKey = {}
+  fresh = 0
+  for at = FIRST, LAST, WIDTH do
+    local key = ARGV[at + 5]
+    local firstAt = key ~= '' and firstWithKey[key]
+    if firstAt then
+      if existing[firstAt] then
+        existing[at] = existing[firstAt]
+      else
+        sameAs[at] = firstAt
+      end
     else
-      sameAs[job] = firstJob
-    end
-  else
-    local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
-    if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
-      existing[job] = id
-    else
-      fresh = fresh + 1
-    end
-    if key ~= '' then
-      firstWithKey[key] = job
+      local id = key ~= '' and redis.call('GET', prefix .. 'idem:' .. key)
+      if id and redis.call('EXISTS', prefix .. 'job:' .. id) == 1 then
+        existing[at] = id
+      else
+        fresh = fresh + 1
+      end
+      if key ~= '' then
+        firstWithKey[key] = at
+      end
     end
   end
 end
 
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local seq = 0
-local epoch = nil
+local now, seq, epoch, idle = 0, 0, nil, false
 if fresh > 0 then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
   seq = redis.call('INCRBY', sequence, fresh) - fresh
-  local epochKey = prefix .. 'epoch'
-  epoch = redis.call('GET', epochKey)
+  local marks = redis.call('MGET', prefix .. 'epoch', prefix .. 'idle')
+  epoch, idle = marks[1], marks[2]
   if seq == 0 or not epoch then
     epoch = ARGV[5]
-    redis.call('SET', epochKey, epoch)
+    redis.call('SET', prefix .. 'epoch', epoch)
+    -- A new queue, or a Redis that lost its data (and the idle mark with it): wake whoever waits.
+    idle = true
   end
 end
 
-local readyWasEmpty = redis.call('ZCARD', ready) == 0
-local readyAdds, scheduledAdds, idemSets = {}, {}, {}
+local readyAdds, scheduledAdds, idemSets = {}, nil, nil
 local earliestNewDue = nil
 local ring = nil
-local ids = {}
 local reply = {}
-for job = 0, count - 1 do
-  local id = existing[job] or (sameAs[job] and ids[sameAs[job]])
+for at = FIRST, LAST, WIDTH do
+  local id = existing and (existing[at] or (sameAs[at] and ids[sameAs[at]]))
   if id then
     reply[#reply + 1] = id
     reply[#reply + 1] = 0
   else
     seq = seq + 1
     id = queue .. '-' .. epoch .. '-' .. seq
-    local priority, delay, key = arg(job, 2), tonumber(arg(job, 3)), arg(job, 5)
+    local priority, delay, key = ARGV[at + 2], tonumber(ARGV[at + 3]), ARGV[at + 5]
     -- Lowest score first: higher priority -> smaller first term; then FIFO by sequence. Exact below 2^53.
     local score = string.format('%.0f', (maxPriority - tonumber(priority)) * 4294967296 + seq % 4294967296)
-    local state = 'pending'
+    local fields = { 'type', ARGV[at], 'payload', ARGV[at + 1], 'priority', priority, 'score', score,
+      'state', delay > 0 and 'scheduled' or 'pending', 'maxAttempts', ARGV[at + 4], 'enqueuedAt', now }
+    -- Empty values are left out: every reader takes a missing one for empty.
     if delay > 0 then
-      state = 'scheduled'
+      fields[#fields + 1] = 'dueAt'
+      fields[#fields + 1] = now + delay
     end
-    redis.call('HSET', prefix .. 'job:' .. id,
-      'id', id, 'type', arg(job, 0), 'payload', arg(job, 1), 'priority', priority, 'score', score,
-      'state', state, 'attempts', 0, 'maxAttempts', arg(job, 4), 'enqueuedAt', now, 'dueAt', now + delay,
-      'traceparent', traceparent, 'tracestate', tracestate, 'idem', key)
+    if traceparent ~= '' then
+      fields[#fields + 1] = 'traceparent'
+      fields[#fields + 1] = traceparent
+    end
+    if tracestate ~= '' then
+      fields[#fields + 1] = 'tracestate'
+      fields[#fields + 1] = tracestate
+    end
+    if key ~= '' then
+      fields[#fields + 1] = 'idem'
+      fields[#fields + 1] = key
+    end
+    redis.call('HSET', prefix .. 'job:' .. id, unpack(fields))
     if delay > 0 then
+      scheduledAdds = scheduledAdds or {}
       scheduledAdds[#scheduledAdds + 1] = now + delay
       scheduledAdds[#scheduledAdds + 1] = id
       if not earliestNewDue or now + delay < earliestNewDue then
@@ -108,16 +136,19 @@ for job = 0, count - 1 do
     else
       readyAdds[#readyAdds + 1] = score
       readyAdds[#readyAdds + 1] = id
-      -- Only when the queue was empty: otherwise workers are busy and claim again as soon as a slot frees.
-      if readyWasEmpty then
+      -- Only when a worker waits: otherwise workers are busy and claim again as soon as a slot frees.
+      if idle then
         ring = ring or id
       end
     end
     if key ~= '' then
+      idemSets = idemSets or {}
       idemSets[#idemSets + 1] = prefix .. 'idem:' .. key
       idemSets[#idemSets + 1] = id
     end
-    ids[job] = id
+    if ids then
+      ids[at] = id
+    end
     reply[#reply + 1] = id
     reply[#reply + 1] = 1
   end
@@ -135,10 +166,14 @@ end
 if #readyAdds > 0 then
   redis.call('ZADD', ready, unpack(readyAdds))
 end
-if #idemSets > 0 then
+if idemSets then
   redis.call('MSET', unpack(idemSets))
 end
 if ring then
   redis.call('PUBLISH', doorbell, ring)
+  if idle then
+    -- Rung: the workers it wakes claim, and one that finds the queue empty again marks it again.
+    redis.call('DEL', prefix .. 'idle')
+  end
 end
 return reply

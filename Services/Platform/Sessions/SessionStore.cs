@@ -110,23 +110,14 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
             [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId), "tier", tier, "roles", string.Join(',', roles)]);
     }
 
-    /// <summary>The order of the values validate.lua returns.</summary>
-    private enum ValidatedFields { Sid, Uid, Email, Name, Roles, Tier, UserAgent, Created, Last, Absolute }
-
+    /// <summary>validate.lua returns the profile field, last activity and the absolute expiry, in that order.</summary>
     private Session Read(RedisResult result)
     {
         var values = (RedisValue[])result!;
-        string Field(ValidatedFields field) => values[(int)field]!;
-        var last = Time(values[(int)ValidatedFields.Last]);
-        var absolute = Time(values[(int)ValidatedFields.Absolute]);
-        return new Session(
-            Field(ValidatedFields.Sid),
-            new SessionUser(Field(ValidatedFields.Uid), Field(ValidatedFields.Email), Field(ValidatedFields.Name),
-                Field(ValidatedFields.Roles).Split(',', StringSplitOptions.RemoveEmptyEntries), Field(ValidatedFields.Tier)),
-            Field(ValidatedFields.UserAgent),
-            Time(values[(int)ValidatedFields.Created]),
-            last,
-            absolute,
+        var profile = SessionProfile.Parse(((ReadOnlyMemory<byte>)values[0]).Span);
+        var last = Time(values[1]);
+        var absolute = Time(values[2]);
+        return new Session(profile.Id, profile.User, profile.UserAgent, profile.CreatedAt, last, absolute,
             Earlier(last + Options.IdleTimeout, absolute));
     }
 

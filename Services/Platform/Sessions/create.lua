@@ -9,6 +9,7 @@
   ARGV[11] session key prefix     auth:{u:<id>}:session:
   ARGV[12] most live sessions a user may have: beyond it the least recently used are revoked
   Returns  { created (unix ms), absolute expiry (unix ms), sessions revoked for the cap }, times on the server's clock.
+  The session hash holds three fields: p (the profile, JSON: see includes/session-profile.lua), last and abs.
 ]]
 --@include prune-expired.lua
 local session, index, expiries = KEYS[1], KEYS[2], KEYS[3]
@@ -20,9 +21,9 @@ local expires = now + absolute
 
 prune_expired(index, expiries, prefix, now, nil)
 
-redis.call('HSET', session,
-  'sid', ARGV[1], 'uid', ARGV[2], 'email', ARGV[3], 'name', ARGV[4], 'roles', ARGV[5], 'tier', ARGV[6],
-  'ua', ARGV[7], 'created', now, 'last', now, 'abs', expires)
+local profile = cjson.encode({ sid = ARGV[1], uid = ARGV[2], email = ARGV[3], name = ARGV[4], roles = ARGV[5],
+  tier = ARGV[6], ua = ARGV[7], created = now })
+redis.call('HSET', session, 'p', profile, 'last', now, 'abs', expires)
 redis.call('PEXPIRE', session, math.min(idle, absolute))
 redis.call('HSET', index, ARGV[1], ARGV[10])
 redis.call('ZADD', expiries, now + math.min(idle, absolute), ARGV[1])

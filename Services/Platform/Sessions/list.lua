@@ -6,6 +6,7 @@
            Token hashes never leave the script.
 ]]
 --@include prune-expired.lua
+--@include session-profile.lua
 local index, expiries, prefix = KEYS[1], KEYS[2], ARGV[1]
 
 local time = redis.call('TIME')
@@ -16,13 +17,15 @@ local entries = redis.call('HGETALL', index)
 local live = {}
 for i = 1, #entries, 2 do
   local sid, session = entries[i], prefix .. entries[i + 1]
-  local s = redis.call('HMGET', session, 'created', 'last', 'ua', 'abs')
-  if s[1] and tonumber(s[4]) > now then
+  local p = session_profile(session)
+  local s = redis.call('HMGET', session, 'last', 'abs')
+  if p and tonumber(s[2]) > now then
+    local profile = cjson.decode(p)
     table.insert(live, sid)
+    table.insert(live, profile.created)
     table.insert(live, s[1])
+    table.insert(live, profile.ua)
     table.insert(live, s[2])
-    table.insert(live, s[3])
-    table.insert(live, s[4])
   else
     -- An entry the expiry set does not know (written before it existed), or ended within this millisecond.
     redis.call('UNLINK', session)

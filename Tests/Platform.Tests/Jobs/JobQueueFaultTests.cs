@@ -20,9 +20,11 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
 {
     private readonly string _queue = $"q{Guid.NewGuid():N}";
 
+    /// <summary>claim.lua; <paramref name="retry"/>: the call was sent before (its reply lost), so it looks for the stored answer.</summary>
     private static async Task<RedisResult[]> ClaimAsync(IDatabaseAsync db, JobKeys keys, int count, long leaseMs, string callId,
-        string complete = "", string token = "") =>
-        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, count, leaseMs, callId, 1000, complete, token, "{}", 60000]))!;
+        string complete = "", string token = "", bool retry = false) =>
+        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All,
+            [keys.Prefix, count, leaseMs, callId, 1000, complete, token, "{}", 60000, retry ? 1 : 0]))!;
 
     [Fact]
     public async Task OrphanIdsInReadyScheduledAndActiveAreRemovedAndCountedWhileEveryOtherJobRuns()
@@ -80,12 +82,12 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         var second = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 2, MaxAttempts: 1))).JobId;
         var third = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", Priority: 1, MaxAttempts: 1))).JobId;
         var claimed = await ClaimAsync(db, keys, 1, 5000, "claim-1");
-        Assert.Equal(claimed.Select(r => r.ToString()), (await ClaimAsync(db, keys, 1, 5000, "claim-1")).Select(r => r.ToString()));
+        Assert.Equal(claimed.Select(r => r.ToString()), (await ClaimAsync(db, keys, 1, 5000, "claim-1", retry: true)).Select(r => r.ToString()));
         Assert.Equal(first, (string)claimed[3]!);
 
         // "Done with the first, next please"; the reply is lost, so the worker sends the same call again.
         var done = await ClaimAsync(db, keys, 1, 5000, "call-2", complete: first, token: (string)claimed[4]!);
-        var again = await ClaimAsync(db, keys, 1, 5000, "call-2", complete: first, token: (string)claimed[4]!);
+        var again = await ClaimAsync(db, keys, 1, 5000, "call-2", complete: first, token: (string)claimed[4]!, retry: true);
 
         Assert.Equal(done.Select(r => r.ToString()), again.Select(r => r.ToString()));
         Assert.Equal((1L, second), ((long)again[1], (string)again[3]!)); // the completion as it was, the job it leased

@@ -9,7 +9,55 @@ using StackExchange.Redis;
 namespace Platform.Tests.Jobs;
 
 [Collection(RedisCollection.Name)]
-public sealed class JobQueueOnRedisServer(RedisServerFixture redis) : JobQueueTests(redis);
+public sealed class JobQueueOnRedisServer(RedisServerFixture redis) : JobQueueTests(redis)
+{
+    /// <summary>
+    /// Only here: Garnet keeps no command statistics. Server commands per job bound the queue's throughput: an enqueue
+    /// with no worker waiting asks for no ZCARD and no GET; a busy worker's "done, next" looks up no stored reply and
+    /// promotes nothing when nothing is due.
+    /// </summary>
+    [RedisServerFact("INFO commandstats")]
+    public async Task AnEnqueueCostsSixServerCommandsAndABusyWorkersDoneNextTwelve()
+    {
+        await using var admin = await Redis.ConnectAsync(",allowAdmin=true");
+        var stats = admin.GetServers().Single();
+        var jobs = Queue(Redis.Connection, QueueName);
+        var keys = new JobKeys(QueueName);
+        var db = Redis.Connection.GetDatabase();
+        await jobs.EnqueueAsync(new EnqueueRequest(QueueName, "t", "{}")); // loads the script: EVAL once
+        await CompleteAsync(db, keys, "none", "none", "", claim: 0);
+
+        var before = await CallsAsync(stats);
+        await jobs.EnqueueAsync(new EnqueueRequest(QueueName, "t", "{}"));
+        var enqueue = Delta(before, await CallsAsync(stats));
+        var first = await ClaimAsync(db, keys, 1, 5000, "first");
+        before = await CallsAsync(stats);
+        var done = await CompleteAsync(db, keys, (string)first[3]!, (string)first[4]!, "{}", claim: 1);
+        var doneNext = Delta(before, await CallsAsync(stats));
+
+        Assert.Equal((1L, 3 + 10), ((long)done[1], done.Length)); // completed, and leased the second job
+        Assert.Equal(new Dictionary<string, long> { ["evalsha"] = 1, ["time"] = 1, ["incrby"] = 1, ["mget"] = 1, ["hset"] = 1, ["zadd"] = 1 },
+            enqueue);
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["evalsha"] = 1, ["time"] = 1, ["hmget"] = 2, ["zrem"] = 1, ["hset"] = 2, ["pexpire"] = 1, ["zrange"] = 1,
+            ["zpopmin"] = 1, ["zadd"] = 1, ["set"] = 1,
+        }, doneNext);
+    }
+
+    /// <summary>
+    /// The data commands called since <paramref name="before"/>: the INFO calls themselves and a client's keep-alives
+    /// (PING, ECHO) left out.
+    /// </summary>
+    private static Dictionary<string, long> Delta(Dictionary<string, long> before, Dictionary<string, long> after) =>
+        after.Where(kv => kv.Key is not ("info" or "ping" or "echo"))
+            .Select(kv => (kv.Key, Calls: kv.Value - before.GetValueOrDefault(kv.Key)))
+            .Where(c => c.Calls > 0).ToDictionary(c => c.Key, c => c.Calls);
+
+    private static async Task<Dictionary<string, long>> CallsAsync(IServer server) =>
+        (await server.InfoAsync("commandstats")).SelectMany(g => g).ToDictionary(
+            kv => kv.Key["cmdstat_".Length..], kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..]));
+}
 
 [Collection(GarnetCollection.Name)]
 public sealed class JobQueueOnGarnet(GarnetServerFixture garnet) : JobQueueTests(garnet);
@@ -21,6 +69,9 @@ public abstract class JobQueueTests(RedisServerFixture redis)
 {
     private readonly string _queue = $"q{Guid.NewGuid():N}";
     private string Sink => _queue;
+
+    protected RedisServerFixture Redis => redis;
+    protected string QueueName => _queue;
 
     internal static JobQueue Queue(IConnectionMultiplexer connection, string queue, Action<JobQueueOptions>? configure = null)
     {
@@ -255,6 +306,31 @@ public abstract class JobQueueTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task IdleWorkersAreWokenByEachEnqueueThatFindsThemWaitingNotByTheirIdlePoll()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var handler = new NoOpHandler(6);
+        using var stop = new CancellationTokenSource();
+        // Two workers that would sleep 60 s between claims if no doorbell rang.
+        var workers = Enumerable.Range(0, 2).Select(_ => new JobProcessor(jobs, handler, new JobProcessorOptions
+        {
+            Queue = _queue, Concurrency = 1, IdlePoll = TimeSpan.FromSeconds(60), VisibilityTimeout = TimeSpan.FromSeconds(5),
+        }, NullLogger.Instance).RunAsync(stop.Token)).ToList();
+
+        for (var round = 1; round <= 3; round++)
+        {
+            await Task.Delay(500); // both have claimed nothing and sleep
+            await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"));
+            await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}"));
+            await WaitUntilAsync(() => Task.FromResult(handler.Runs == 2 * round), TimeSpan.FromSeconds(10), $"round {round}'s two jobs to run");
+        }
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+
+        Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+    }
+
+    [Fact]
     public async Task AJobThatLostItsLeaseCannotCompleteOrRenewButItsNewHolderCan()
     {
         var jobs = Queue(redis.Connection, _queue);
@@ -285,17 +361,17 @@ public abstract class JobQueueTests(RedisServerFixture redis)
     }
 
     /// <summary>claim.lua naming no job: { next due, '', orphans, 10 fields per leased job }.</summary>
-    private static async Task<RedisResult[]> ClaimAsync(IDatabaseAsync db, JobKeys keys, int count, long leaseMs, string tokenBase) =>
-        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, count, leaseMs, tokenBase, 1000, "", "", "", 0]))!;
+    private protected static async Task<RedisResult[]> ClaimAsync(IDatabaseAsync db, JobKeys keys, int count, long leaseMs, string tokenBase) =>
+        (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All, [keys.Prefix, count, leaseMs, tokenBase, 1000, "", "", "", 0, 0]))!;
 
     /// <summary>
     /// claim.lua completing a job first, then claiming up to <paramref name="claim"/>: { next due, completion, orphans, 10 fields
     /// per leased job }. <paramref name="callId"/> is the call's id (and its lease tokens' base): a new one unless given.
     /// </summary>
-    private static async Task<RedisResult[]> CompleteAsync(IDatabaseAsync db, JobKeys keys, string id, string token, string result, int claim,
+    private protected static async Task<RedisResult[]> CompleteAsync(IDatabaseAsync db, JobKeys keys, string id, string token, string result, int claim,
         string? callId = null) =>
         (RedisResult[])(await JobQueue.Claim.EvaluateAsync(db, keys.All,
-            [keys.Prefix, claim, 5000, callId ?? Guid.NewGuid().ToString("N"), 1000, id, token, result, 60000]))!;
+            [keys.Prefix, claim, 5000, callId ?? Guid.NewGuid().ToString("N"), 1000, id, token, result, 60000, 0]))!;
 
     [Fact]
     public async Task ACompletionClaimsTheNextJobInTheSameScriptEvenWhenItsOwnCompletionIsRefusedButNotWhenAskedForNone()

@@ -325,6 +325,96 @@ public abstract class SessionStoreTests(RedisServerFixture redis)
         Assert.NotNull(await _store.ValidateAsync(created.Token));
     }
 
+    [Fact]
+    public async Task ASessionHashHoldsItsProfileAsOneJsonFieldBesideLastAndAbs()
+    {
+        var user = new SessionUser(SessionStoreFactory.NewUser().UserId, "ada@example.com", "Ada \"the\" Countess", ["user", "admin"], "premium");
+        var created = await _store.CreateAsync(user, "Mozilla/5.0 (X11; Linux)");
+        var key = (await DumpUserKeysAsync(user.UserId)).Single(k => k.Contains(":session:", StringComparison.Ordinal));
+
+        var fields = (await redis.Connection.GetDatabase().HashGetAllAsync(key)).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
+
+        Assert.Equal(["abs", "last", "p"], fields.Keys.Order());
+        using var profile = System.Text.Json.JsonDocument.Parse(fields["p"]);
+        var p = profile.RootElement;
+        Assert.Equal((created.Session.Id, user.UserId, user.Email, user.Name, "user,admin", "premium", "Mozilla/5.0 (X11; Linux)"),
+            (p.GetProperty("sid").GetString(), p.GetProperty("uid").GetString(), p.GetProperty("email").GetString(),
+             p.GetProperty("name").GetString(), p.GetProperty("roles").GetString(), p.GetProperty("tier").GetString(),
+             p.GetProperty("ua").GetString()));
+        Assert.Equal(created.Session.CreatedAt.ToUnixTimeMilliseconds(), p.GetProperty("created").GetInt64());
+        Assert.Equal(created.Session.LastActivity.ToUnixTimeMilliseconds().ToString(), fields["last"]);
+        Assert.Equal(created.Session.AbsoluteExpiresAt.ToUnixTimeMilliseconds().ToString(), fields["abs"]);
+
+        var session = await _store.ValidateAsync(created.Token);
+        Assert.Equal(user.Name, session!.User.Name);
+        Assert.Equal(user.Roles, session.User.Roles);
+    }
+
+    [Fact]
+    public async Task ASessionWrittenInTheEarlierLayoutValidatesAfterTheUpgradeAndIsMovedIntoTheNewOne()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var (token, key, earlier) = await WriteInTheEarlierLayoutAsync(user.UserId, "curl/8.1");
+        var db = redis.Connection.GetDatabase();
+
+        var session = await _store.ValidateAsync(token);
+
+        Assert.NotNull(session);
+        Assert.Equal((earlier.Sid, user.UserId, "ada@example.com", "Ada", "user,admin", "user", "curl/8.1"),
+            (session.Id, session.User.UserId, session.User.Email, session.User.Name, string.Join(',', session.User.Roles),
+             session.User.Tier, session.UserAgent));
+        Assert.Equal((earlier.Created, earlier.Last, earlier.Absolute),
+            (session.CreatedAt.ToUnixTimeMilliseconds(), session.LastActivity.ToUnixTimeMilliseconds(), session.AbsoluteExpiresAt.ToUnixTimeMilliseconds()));
+        Assert.Equal(["abs", "last", "p"], (await db.HashKeysAsync(key)).Select(k => k.ToString()).Order());
+        // Its idle expiry is the one it had: the move leaves the TTL alone.
+        Assert.InRange((await db.KeyTimeToLiveAsync(key))!.Value, TimeSpan.FromDays(6.9), TimeSpan.FromDays(7));
+        Assert.Equal(session.Id, (await _store.ValidateAsync(token))!.Id);
+    }
+
+    [Fact]
+    public async Task SessionsWrittenInTheEarlierLayoutAreListedAndTakeATierChangeBeforeAnyValidation()
+    {
+        var user = SessionStoreFactory.NewUser();
+        var first = await WriteInTheEarlierLayoutAsync(user.UserId, "first-agent");
+        var second = await WriteInTheEarlierLayoutAsync(user.UserId, "second-agent");
+
+        Assert.Equal(2, await _store.UpdateUserAsync(user.UserId, "premium", ["user"]));
+        var third = await WriteInTheEarlierLayoutAsync(user.UserId, "third-agent");
+        var listed = await _store.ListAsync(user.UserId);
+
+        Assert.Equal([(first.Earlier.Sid, first.Earlier.Created, "first-agent"), (second.Earlier.Sid, second.Earlier.Created, "second-agent"),
+                      (third.Earlier.Sid, third.Earlier.Created, "third-agent")],
+            listed.Select(s => (s.Id, s.CreatedAt.ToUnixTimeMilliseconds(), s.UserAgent)).OrderBy(s => s.Item2));
+        Assert.Equal(("premium", "premium", "user"), ((await _store.ValidateAsync(first.Token))!.User.Tier,
+            (await _store.ValidateAsync(second.Token))!.User.Tier, (await _store.ValidateAsync(third.Token))!.User.Tier));
+    }
+
+    private sealed record EarlierSession(string Sid, long Created, long Last, long Absolute);
+
+    /// <summary>
+    /// A session as the layout before the profile field stored it (ten plain fields), and its index entries: what an
+    /// upgrade finds in Redis.
+    /// </summary>
+    private async Task<(string Token, string Key, EarlierSession Earlier)> WriteInTheEarlierLayoutAsync(string userId, string userAgent)
+    {
+        var (token, hash) = SessionToken.Create(userId);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // Distinct creation times, so a listing has an order to check.
+        await Task.Delay(5);
+        var earlier = new EarlierSession(Convert.ToHexStringLower(Guid.NewGuid().ToByteArray()[..12]), now - 60_000, now - 1_000,
+            now + (long)TimeSpan.FromDays(29).TotalMilliseconds);
+        var key = SessionKeys.Session(userId, hash);
+        var db = redis.Connection.GetDatabase();
+        await db.HashSetAsync(key, [
+            new("sid", earlier.Sid), new("uid", userId), new("email", "ada@example.com"), new("name", "Ada"),
+            new("roles", "user,admin"), new("tier", "user"), new("ua", userAgent), new("created", earlier.Created),
+            new("last", earlier.Last), new("abs", earlier.Absolute)]);
+        await db.KeyExpireAsync(key, TimeSpan.FromDays(7));
+        await db.HashSetAsync(SessionKeys.Index(userId), earlier.Sid, hash);
+        await db.SortedSetAddAsync(SessionKeys.Expiries(userId), earlier.Sid, earlier.Last + TimeSpan.FromDays(7).TotalMilliseconds);
+        return (token, key, earlier);
+    }
+
     /// <summary>A new user id whose keys are served by the same server as <paramref name="userId"/>'s (any, on one server).</summary>
     private async Task<string> UserOnTheSameNodeAsAsync(string userId)
     {
