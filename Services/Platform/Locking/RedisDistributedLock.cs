@@ -19,12 +19,12 @@ public sealed class RedisDistributedLock(IConnectionMultiplexer redis, IMeterFac
     public const string TelemetryName = "Platform.Locking";
     internal static readonly ActivitySource Source = new(TelemetryName);
 
-    private static readonly RedisScript Enqueue = RedisScript.FromResource<RedisDistributedLock>("enqueue.lua");
-    private static readonly RedisScript Recheck = RedisScript.FromResource<RedisDistributedLock>("recheck.lua");
-    private static readonly RedisScript Leave = RedisScript.FromResource<RedisDistributedLock>("leave.lua");
-    internal static readonly RedisScript Extend = RedisScript.FromResource<RedisDistributedLock>("extend.lua");
-    internal static readonly RedisScript Release = RedisScript.FromResource<RedisDistributedLock>("release.lua");
-    internal static readonly RedisScript Fence = RedisScript.FromResource<RedisDistributedLock>("fence.lua");
+    private static readonly RedisScript Enqueue = RedisScript.FromResource<RedisDistributedLock>("enqueue.lua", ScriptKeyAccess.DeclaredOnly);
+    private static readonly RedisScript Recheck = RedisScript.FromResource<RedisDistributedLock>("recheck.lua", ScriptKeyAccess.DeclaredOnly);
+    private static readonly RedisScript Leave = RedisScript.FromResource<RedisDistributedLock>("leave.lua", ScriptKeyAccess.DeclaredOnly);
+    internal static readonly RedisScript Extend = RedisScript.FromResource<RedisDistributedLock>("extend.lua", ScriptKeyAccess.DeclaredOnly);
+    internal static readonly RedisScript Release = RedisScript.FromResource<RedisDistributedLock>("release.lua", ScriptKeyAccess.DeclaredOnly);
+    internal static readonly RedisScript Fence = RedisScript.FromResource<RedisDistributedLock>("fence.lua", ScriptKeyAccess.DeclaredOnly);
 
     private readonly LockMetrics _metrics = new(meters);
     private readonly LockRenewer _renewer = new();

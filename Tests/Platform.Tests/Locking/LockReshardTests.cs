@@ -35,11 +35,13 @@ public sealed class LockReshardTests(RedisClusterFixture cluster, ITestOutputHel
                         {
                             continue;
                         }
+                        // Asked before counting the holder in: a token refused during the move leaves no one counted inside.
+                        var fence = await handle.GetFencingTokenAsync();
                         if (Interlocked.Increment(ref inside) > 1)
                         {
                             Interlocked.Increment(ref overlaps);
                         }
-                        fences.Add(handle.FencingToken); // safe: only the holder writes
+                        fences.Add(fence); // safe: only the holder writes
                         acquiredAt.Add(DateTime.UtcNow);
                         traffic.Success();
                         await Task.Delay(2);
