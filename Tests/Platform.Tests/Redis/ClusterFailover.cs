@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Platform.Tests.Redis;
+
+/// <summary>
+/// A failover the hard way, of the master that serves one key's slot: SIGKILL it, wait until its replica says it is
+/// master (promoted by the other masters' vote), then start the killed node again, as a supervisor would: it rejoins
+/// from its nodes.conf and becomes the new master's replica. Started before the promotion, an empty master (no
+/// persistence) would come back still owning the slot and the slot's data would be gone.
+/// </summary>
+public sealed class ClusterFailover
+{
+    private readonly Stopwatch _clock = new();
+
+    private ClusterFailover(RedisServerProcess master, IServer replica) => (Master, Replica) = (master, replica);
+
+    public RedisServerProcess Master { get; }
+    public IServer Replica { get; }
+
+    /// <summary>Kill to promotion, once seen.</summary>
+    public TimeSpan? Promotion { get; private set; }
+
+    /// <summary>Since the kill.</summary>
+    public TimeSpan SinceKill => _clock.Elapsed;
+
+    public static async Task<ClusterFailover> OfMasterServingAsync(RedisClusterProcess cluster, IConnectionMultiplexer connection, RedisKey key)
+    {
+        var master = await cluster.MasterOfAsync(connection, key);
+        return new ClusterFailover(master, await ReplicaOfAsync(connection, master.Port));
+    }
+
+    public async Task KillAsync()
+    {
+        await Master.KillAsync();
+        _clock.Start();
+    }
+
+    /// <summary>True once the replica is master; the first time it is, the killed node is started again.</summary>
+    public async Task<bool> PromotedAsync()
+    {
+        if (Promotion is not null)
+        {
+            return true;
+        }
+        if (!await IsMasterAsync(Replica))
+        {
+            return false;
+        }
+        Promotion = _clock.Elapsed;
+        await Master.StartAsync();
+        return true;
+    }
+
+    /// <summary>Waits (polling every 50 ms) for the promotion and the restart of the killed node.</summary>
+    public async Task WaitForPromotionAsync(TimeSpan timeout)
+    {
+        while (!await PromotedAsync())
+        {
+            if (_clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"The replica of the master on port {Master.Port} was not promoted within {timeout}.");
+            }
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>The replica of the master on <paramref name="masterPort"/> (ROLE: slave, its master's address and port, ...).</summary>
+    private static async Task<IServer> ReplicaOfAsync(IConnectionMultiplexer connection, int masterPort)
+    {
+        foreach (var server in connection.GetServers().Where(s => s.IsReplica))
+        {
+            var role = (RedisResult[])(await server.ExecuteAsync("ROLE"))!;
+            if ((long)role[2] == masterPort)
+            {
+                return server;
+            }
+        }
+        throw new InvalidOperationException($"No replica of the master on port {masterPort}.");
+    }
+
+    private static async Task<bool> IsMasterAsync(IServer server)
+    {
+        try
+        {
+            return ((RedisResult[])(await server.ExecuteAsync("ROLE"))!)[0].ToString() == "master";
+        }
+        catch (RedisException)
+        {
+            return false;
+        }
+    }
+}
