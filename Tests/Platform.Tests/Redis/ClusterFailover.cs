@@ -13,7 +13,10 @@ public sealed class ClusterFailover
 {
     private readonly Stopwatch _clock = new();
 
-    private ClusterFailover(RedisServerProcess master, IServer replica) => (Master, Replica) = (master, replica);
+    private readonly IServer _masterServer;
+
+    private ClusterFailover(RedisServerProcess master, IServer masterServer, IServer replica) =>
+        (Master, _masterServer, Replica) = (master, masterServer, replica);
 
     public RedisServerProcess Master { get; }
     public IServer Replica { get; }
@@ -21,17 +24,34 @@ public sealed class ClusterFailover
     /// <summary>Kill to promotion, once seen.</summary>
     public TimeSpan? Promotion { get; private set; }
 
+    /// <summary>
+    /// Just before the kill: whether the node was still master (a loaded machine can fail it over before), and how
+    /// far its replica had got in its replication stream (master_repl_offset, then the replica's slave_repl_offset).
+    /// </summary>
+    public string StateAtKill { get; private set; } = "";
+
     /// <summary>Since the kill.</summary>
     public TimeSpan SinceKill => _clock.Elapsed;
 
     public static async Task<ClusterFailover> OfMasterServingAsync(RedisClusterProcess cluster, IConnectionMultiplexer connection, RedisKey key)
     {
         var master = await cluster.MasterOfAsync(connection, key);
-        return new ClusterFailover(master, await ReplicaOfAsync(connection, master.Port));
+        return new ClusterFailover(master, connection.GetServer("127.0.0.1", master.Port), await ReplicaOfAsync(connection, master.Port));
     }
 
     public async Task KillAsync()
     {
+        try
+        {
+            var master = Offsets((string?)await _masterServer.ExecuteAsync("INFO", "replication"));
+            var replica = Offsets((string?)await Replica.ExecuteAsync("INFO", "replication"));
+            StateAtKill = $"{master.Role} at replication offset {master.MasterOffset}; its replica {replica.Role}, link {replica.Link}, " +
+                          $"at offset {replica.ReplicaOffset} (read just after)";
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            StateAtKill = $"unknown: {e.Message}";
+        }
         await Master.KillAsync();
         _clock.Start();
     }
@@ -63,6 +83,15 @@ public sealed class ClusterFailover
             }
             await Task.Delay(50);
         }
+    }
+
+    private static (string Role, string Link, long MasterOffset, long ReplicaOffset) Offsets(string? info)
+    {
+        var fields = (info ?? "").Split('\n', StringSplitOptions.TrimEntries).Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => p[1]);
+        long Number(string name) => fields.TryGetValue(name, out var v) && long.TryParse(v, out var n) ? n : -1;
+        return (fields.GetValueOrDefault("role", "?"), fields.GetValueOrDefault("master_link_status", "-"),
+            Number("master_repl_offset"), Number("slave_repl_offset"));
     }
 
     /// <summary>The replica of the master on <paramref name="masterPort"/> (ROLE: slave, its master's address and port, ...).</summary>
