@@ -107,6 +107,7 @@ public sealed class JobFailoverTests(ITestOutputHelper output)
         await cluster.WaitUntilHealthyAsync(Deadline);
         var (lost, unreadable) = await MissingAsync(jobs, acknowledged);
         Assert.Empty(unreadable);
+        var killedNodeRole = await failover.RoleOfKilledNodeAsync();
         // The worker starts once the cluster is whole again, so that its handler runs can be counted exactly once: a
         // worker running through the failover is JobWorkerFailoverTests' subject (a lease lost to the outage may run a
         // job again there, as the lease contract says).
@@ -122,6 +123,7 @@ public sealed class JobFailoverTests(ITestOutputHelper output)
         output.WriteLine($"  acknowledged {acknowledged.Count}, distinct ids {acknowledged.Distinct().Count()}; " +
                          $"read right after the restart (slot served by {servedBy}): missing {missingAtOnce.Count}" +
                          $" (of those enqueued before the kill {missingAtOnce.Count(id => acknowledged.IndexOf(id) < KillAfter)}), unreadable {unreadableAtOnce.Count}");
+        output.WriteLine($"  the killed node, started again, is now: {killedNodeRole}");
         output.WriteLine($"  lost in the failover (read once the cluster is whole): {lost.Count}" +
                          $" (of those enqueued before the kill {lost.Count(id => acknowledged.IndexOf(id) < KillAfter)})");
         var expected = acknowledged.Distinct().Count() - lost.Count;

@@ -72,6 +72,22 @@ public sealed class ClusterFailover
         return true;
     }
 
+    /// <summary>
+    /// The killed node's role now: "slave" once it rejoined under the promoted replica; "master" would mean it came back
+    /// as the (empty) master of its slots and its replica resynced from it: every key of those slots gone.
+    /// </summary>
+    public async Task<string> RoleOfKilledNodeAsync()
+    {
+        try
+        {
+            return ((RedisResult[])(await _masterServer.ExecuteAsync("ROLE"))!)[0].ToString();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return $"unknown: {e.Message}";
+        }
+    }
+
     /// <summary>Waits (polling every 50 ms) for the promotion and the restart of the killed node.</summary>
     public async Task WaitForPromotionAsync(TimeSpan timeout)
     {
