@@ -23,9 +23,13 @@ public sealed class RedisOutage(IProblemDetailsService problems, ILogger<RedisOu
 
     /// <summary>
     /// Unreachable, timed out (<see cref="RedisTimeoutException"/> is a <see cref="TimeoutException"/>, not a
-    /// <see cref="RedisException"/>), or refusing with one of the errors above; also when wrapped.
+    /// <see cref="RedisException"/>), or refusing with one of the errors above; also when wrapped. Also a command that
+    /// StackExchange.Redis cancelled itself, its connection failing before the reply (seen during a cluster failover:
+    /// a <see cref="TaskCanceledException"/> without a token); a cancellation with a token (an aborted request, an
+    /// HttpClient timeout) is the caller's, not Redis's.
     /// </summary>
     public static bool IsOutage(Exception e) => e is RedisConnectionException or RedisTimeoutException or Jobs.JobNotReplicatedException
+        || e is TaskCanceledException { CancellationToken.CanBeCanceled: false }
         || (e is RedisServerException server && IsUnavailableReply(server.Message))
         || (e.InnerException is { } inner && IsOutage(inner));
 

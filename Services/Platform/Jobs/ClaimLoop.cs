@@ -51,7 +51,7 @@ internal sealed class ClaimLoop(ProcessorContext context, LeaseKeeper leases, Jo
                 // connection failed (a TaskCanceledException, not ours), or anything else: logged, and the
                 // same call is sent again after a growing delay. Once the leases it could have handed out have run out,
                 // it is given up and its slots freed: the reaper recovers what it leased.
-                context.Logger.Log(ProcessorContext.IsOutage(e) ? LogLevel.Warning : LogLevel.Error, e,
+                context.Logger.Log(context.MetOutage(e) ? LogLevel.Warning : LogLevel.Error, e,
                     "Cannot claim from {Queue}: {Message}; retrying in {Delay} ms", context.Options.Queue, e.Message, outageDelay);
                 await Task.Delay(outageDelay, stoppingToken);
                 outageDelay = Math.Min(outageDelay * 2, 2000);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 using StackExchange.Redis;
 
 namespace Platform.Jobs;
@@ -6,8 +7,10 @@ namespace Platform.Jobs;
 /// <summary>
 /// Records how a run ended, each with the job's lease token so that a worker whose lease was lost changes nothing:
 /// complete (and claim the next job in the same script), fail (retry later or dead-letter), defer (back to scheduled,
-/// the attempt not counted), release (back to ready at shutdown). An outcome is retried through a Redis blip while the
-/// lease lasts; completing is idempotent per call, so a retry whose first reply was lost is answered, not redone.
+/// the attempt not counted), release (back to ready at shutdown). An outcome is retried through an outage (a failover,
+/// a restart) for as long as it lasts, even past the lease: each is token-checked, so a late one changes nothing once
+/// the reaper has taken the job back, and otherwise records what really happened instead of leaving the job to expire.
+/// Completing is idempotent per call, so a retry whose first reply was lost is answered, not redone.
 /// </summary>
 internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
 {
@@ -16,7 +19,17 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
     {
         var call = new ClaimCall(context, stoppingToken.IsCancellationRequested ? 0 : 1, job.Id, job.Token, result ?? "");
         var sent = DateTimeOffset.UtcNow;
-        var reply = await UntilLeaseEndsAsync(job, call.SendAsync);
+        ClaimCall.Reply reply;
+        try
+        {
+            reply = await UntilLeaseEndsAsync(job, call.SendAsync);
+        }
+        catch (Exception e) when (ProcessorContext.IsOutage(e) && !context.Abandon.IsCancellationRequested)
+        {
+            // Past the lease, a job that call leased could no longer be trusted to this worker: complete only, as a
+            // new call, for as long as the outage lasts.
+            reply = await ThroughOutageAsync(new ClaimCall(context, 0, job.Id, job.Token, result ?? "").SendAsync);
+        }
         context.ReportOrphans(reply.Orphans, "claim");
         var next = leases.Register(reply).SingleOrDefault();
         if (next is not null)
@@ -37,7 +50,7 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
     {
         var permanent = error is PermanentJobFailureException;
         var options = context.Queue.Options;
-        var answer = (RedisResult[])(await UntilLeaseEndsAsync(job, () => JobQueue.Fail.EvaluateAsync(context.Db, context.Keys.All,
+        var answer = (RedisResult[])(await ThroughOutageAsync(() => JobQueue.Fail.EvaluateAsync(context.Db, context.Keys.All,
         [
             context.Keys.Prefix, job.Id, job.Token, Truncate($"{error.GetType().Name}: {error.Message}"), permanent ? 0 : 1,
             (long)options.FirstBackoff.TotalMilliseconds, (long)options.MaxBackoff.TotalMilliseconds, Random.Shared.NextDouble(),
@@ -64,7 +77,7 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
     public async Task<string> DeferAsync(RunningJob job, JobDeferredException deferred)
     {
         var delayMs = Math.Max(1, (long)deferred.Delay.TotalMilliseconds);
-        var released = (long)await UntilLeaseEndsAsync(job, () => JobQueue.Release.EvaluateAsync(context.Db, context.Keys.All,
+        var released = (long)await ThroughOutageAsync(() => JobQueue.Release.EvaluateAsync(context.Db, context.Keys.All,
             [context.Keys.Prefix, job.Id, job.Token, context.Keys.Doorbell, delayMs])) == 1;
         if (!released)
         {
@@ -72,6 +85,28 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
         }
         context.Logger.LogInformation("Job {JobId} deferred for {Delay} ms: {Reason}", job.Id, delayMs, deferred.Message);
         return "deferred";
+    }
+
+    /// <summary>
+    /// The handler's own Redis call met an outage (<see cref="RedisOutage.IsOutage"/>): not the job's fault, so the job
+    /// is scheduled again with its attempt not counted (its deferrals are), after a backoff that grows with its
+    /// deferrals up to <see cref="JobQueueOptions.MaxBackoff"/>, with jitter.
+    /// </summary>
+    public async Task<string> DeferForOutageAsync(RunningJob job, Exception outage)
+    {
+        var options = context.Queue.Options;
+        var backoff = Math.Min(options.MaxBackoff.TotalMilliseconds,
+            options.FirstBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(job.Context.Deferrals, 30)));
+        var delayMs = Math.Max(1, (long)(backoff / 2 + Random.Shared.NextDouble() * backoff / 2));
+        var released = (long)await ThroughOutageAsync(() => JobQueue.Release.EvaluateAsync(context.Db, context.Keys.All,
+            [context.Keys.Prefix, job.Id, job.Token, context.Keys.Doorbell, delayMs])) == 1;
+        if (!released)
+        {
+            return "lease_lost";
+        }
+        context.Logger.LogWarning(outage, "Job {JobId} met a Redis outage in its handler: retrying in {Delay} ms, attempt not counted ({Message})",
+            job.Id, delayMs, outage.Message);
+        return "outage";
     }
 
     /// <summary>Gives a job back unrun at shutdown, its attempt not counted; false if that failed (its lease then runs out and the reaper requeues it).</summary>
@@ -82,14 +117,14 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
             return (long)await JobQueue.Release.EvaluateAsync(context.Db, context.Keys.All,
                 [context.Keys.Prefix, job.Id, job.Token, context.Keys.Doorbell, 0]) == 1;
         }
-        catch (Exception e) when (ProcessorContext.IsOutage(e))
+        catch (Exception e) when (context.MetOutage(e))
         {
             return false;
         }
     }
 
-    /// <summary>An outcome is worth retrying through a Redis blip while the lease lasts; after that the reaper decides.</summary>
-    private static async Task<T> UntilLeaseEndsAsync<T>(RunningJob job, Func<Task<T>> call)
+    /// <summary>Retried through an outage while the lease lasts.</summary>
+    private async Task<T> UntilLeaseEndsAsync<T>(RunningJob job, Func<Task<T>> call)
     {
         for (var delay = 50; ; delay = Math.Min(delay * 2, 1000))
         {
@@ -97,7 +132,26 @@ internal sealed class JobOutcomes(ProcessorContext context, LeaseKeeper leases)
             {
                 return await call();
             }
-            catch (Exception e) when (ProcessorContext.IsOutage(e) && job.LeaseLeft > TimeSpan.FromMilliseconds(delay))
+            catch (Exception e) when (context.MetOutage(e) && job.LeaseLeft > TimeSpan.FromMilliseconds(delay))
+            {
+                await Task.Delay(delay);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Retried through an outage for as long as it lasts: only a token-checked outcome may be, since its lease may
+    /// end meanwhile. Given up when the processor abandons its jobs (shutdown past its grace period).
+    /// </summary>
+    private async Task<T> ThroughOutageAsync<T>(Func<Task<T>> call)
+    {
+        for (var delay = 50; ; delay = Math.Min(delay * 2, 1000))
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (context.MetOutage(e) && !context.Abandon.IsCancellationRequested)
             {
                 await Task.Delay(delay);
             }

@@ -9,7 +9,8 @@ public sealed class JobProcessorOptions
     public int Concurrency { get; set; } = 4;
 
     /// <summary>
-    /// The lease: a job not completed, failed or renewed within it goes back to the queue (the attempt counts).
+    /// The lease: a job not completed, failed or renewed within it goes back to the queue (the attempt counts, unless
+    /// the queue's Redis was unreachable meanwhile: see <see cref="Reaper"/>).
     /// Running jobs renew it every third of it. Defaults to 30 s.
     /// </summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);

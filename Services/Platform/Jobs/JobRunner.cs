@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Platform.Hosting;
 
 namespace Platform.Jobs;
 
@@ -74,7 +75,7 @@ internal sealed class JobRunner(ProcessorContext context, LeaseKeeper leases, IJ
         return next;
     }
 
-    /// <summary>Runs the handler and records its outcome: completed, retrying, dead, failed, deferred, released or lease_lost.</summary>
+    /// <summary>Runs the handler and records its outcome: completed, retrying, dead, failed, deferred, outage, released or lease_lost.</summary>
     private async Task<(string Outcome, RunningJob? Next)> RunHandlerAsync(RunningJob job, Activity? span, CancellationToken stoppingToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(job.Lost.Token, context.Abandon.Token);
@@ -90,6 +91,11 @@ internal sealed class JobRunner(ProcessorContext context, LeaseKeeper leases, IJ
         catch (JobDeferredException e) when (!job.Lost.IsCancellationRequested)
         {
             return (await _outcomes.DeferAsync(job, e), null);
+        }
+        catch (Exception e) when (!job.Lost.IsCancellationRequested && RedisOutage.IsOutage(e))
+        {
+            // The handler's own Redis call met an outage: retried later, its attempt not counted.
+            return (await _outcomes.DeferForOutageAsync(job, e), null);
         }
         catch (Exception e) when (!job.Lost.IsCancellationRequested)
         {

@@ -89,6 +89,7 @@ internal sealed class LeaseKeeper(ProcessorContext context)
         {
             // A timeout, an outage, a call the client cancelled with its connection: the leases' deadlines decide; the
             // next tick tries again (or, stopping, none comes).
+            context.MetOutage(e);
             context.Logger.LogWarning("Cannot renew leases on {Queue}: {Message}", context.Options.Queue, e.Message);
         }
     }

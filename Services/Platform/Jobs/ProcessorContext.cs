@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Platform.Hosting;
@@ -32,6 +33,26 @@ internal sealed class ProcessorContext(JobQueue queue, JobProcessorOptions optio
                 count, options.Queue, where);
         }
     }
+
+    private long _lastOutage;
+
+    /// <summary>A call to the queue's Redis failed with <paramref name="e"/>: true, and remembered, if that is an outage (<see cref="IsOutage"/>).</summary>
+    public bool MetOutage(Exception e)
+    {
+        if (!IsOutage(e))
+        {
+            return false;
+        }
+        Volatile.Write(ref _lastOutage, Stopwatch.GetTimestamp());
+        return true;
+    }
+
+    /// <summary>
+    /// Whether this worker met the queue's Redis unreachable within <paramref name="window"/>: a lease that ends now
+    /// may have ended because its renewals or its outcome could not get through, not because its worker stopped.
+    /// </summary>
+    public bool SawOutageWithin(TimeSpan window) =>
+        Volatile.Read(ref _lastOutage) is var at and not 0 && Stopwatch.GetElapsedTime(at) <= window;
 
     /// <summary>
     /// Worth retrying: Redis is away, slow, or refusing work for a while (<see cref="RedisOutage.IsOutage"/>: LOADING,

@@ -7,8 +7,9 @@ namespace Platform.Jobs;
 /// <summary>
 /// Offers every <see cref="JobProcessorOptions.ReapInterval"/> to recover jobs whose lease ended (reap.lua: one worker
 /// per interval does the work), removes orphan ids it meets in the active set, and samples the queue's depth for the
-/// <c>jobs.queue.depth</c> gauge. Failures are logged and skipped: the reaper never stops. A pass is counted
-/// (<c>jobs.reaps</c>); only a pass that recovered jobs is traced.
+/// <c>jobs.queue.depth</c> gauge. Leases that end within a lease of this worker meeting the queue's Redis unreachable
+/// are requeued with their attempt not counted (see reap.lua): an outage is not the jobs' fault. Failures are logged
+/// and skipped: the reaper never stops. A pass is counted (<c>jobs.reaps</c>); only a pass that recovered jobs is traced.
 /// </summary>
 internal sealed class Reaper(ProcessorContext context, string workerId)
 {
@@ -29,17 +30,19 @@ internal sealed class Reaper(ProcessorContext context, string workerId)
                     using (Untraced.Begin())
                     {
                         reaped = (long[])(await JobQueue.Reap.EvaluateAsync(context.Db, context.Keys.All,
-                            [context.Keys.Prefix, workerId, (long)context.Options.ReapInterval.TotalMilliseconds, PerCall, context.Keys.Doorbell]))!;
+                            [context.Keys.Prefix, workerId, (long)context.Options.ReapInterval.TotalMilliseconds, PerCall, context.Keys.Doorbell,
+                            context.SawOutageWithin(context.Options.VisibilityTimeout + context.Options.ReapInterval) ? 1 : 0]))!;
                     }
                     var moved = reaped[0] > 0 || reaped[1] > 0;
                     context.Queue.Telemetry.Reaps.Add(1, context.QueueTag, new("result", moved ? "moved" : "idle"));
                     if (moved)
                     {
                         JobTelemetry.TraceReap(context.Options.Queue, reaped[0], reaped[1], sent);
-                        context.Queue.Telemetry.Reaped.Add(reaped[0], context.QueueTag, new("outcome", "requeued"));
+                        context.Queue.Telemetry.Reaped.Add(reaped[0] - reaped[3], context.QueueTag, new("outcome", "requeued"));
+                        context.Queue.Telemetry.Reaped.Add(reaped[3], context.QueueTag, new("outcome", "requeued_outage"));
                         context.Queue.Telemetry.Reaped.Add(reaped[1], context.QueueTag, new("outcome", "dead"));
-                        context.Logger.LogWarning("Recovered {Requeued} job(s) of {Queue} whose lease expired; {Dead} were on their last attempt (dead letter)",
-                            reaped[0], context.Options.Queue, reaped[1]);
+                        context.Logger.LogWarning("Recovered {Requeued} job(s) of {Queue} whose lease expired ({Excused} during a Redis outage: attempt not counted); {Dead} were on their last attempt (dead letter)",
+                            reaped[0], context.Options.Queue, reaped[3], reaped[1]);
                     }
                     context.ReportOrphans(reaped[2], "reap");
                     if (sampled is not { } last || Stopwatch.GetElapsedTime(last) >= context.Options.DepthSampleInterval)
@@ -53,6 +56,7 @@ internal sealed class Reaper(ProcessorContext context, string workerId)
                 }
                 catch (Exception e)
                 {
+                    context.MetOutage(e);
                     context.Logger.LogWarning("Reaper of {Queue} skipped: {Message}", context.Options.Queue, e.Message);
                 }
             }

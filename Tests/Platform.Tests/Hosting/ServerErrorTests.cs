@@ -68,6 +68,9 @@ public sealed class ServerErrorTests
         Assert.IsType<RedisTimeoutException>(refusals["timeout"]);
         Assert.False(RedisOutage.IsOutage(new RedisServerException("ERR wrong number of arguments")));
         Assert.False(RedisOutage.IsOutage(new RedisServerException("BUSYKEY Target key name already exists.")));
+        // A command StackExchange.Redis cancelled when its connection failed carries no token; a caller's cancellation does.
+        Assert.True(RedisOutage.IsOutage(new TaskCanceledException()));
+        Assert.False(RedisOutage.IsOutage(new TaskCanceledException("aborted", null, new CancellationToken(canceled: true))));
     }
 
     [RedisServerFact("a script time limit, replication, a loading delay, CLIENT PAUSE, maxmemory")]

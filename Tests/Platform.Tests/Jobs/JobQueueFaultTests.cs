@@ -189,6 +189,44 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         Assert.Equal(1, handler.Runs);
     }
 
+    /// <summary>
+    /// A handler whose own Redis call meets an outage (here: unreachable, three runs in a row) did not fail: its job is
+    /// retried with backoff, its attempt not counted, so even a job allowed one attempt completes.
+    /// </summary>
+    [Fact]
+    public async Task AHandlersRedisOutageRetriesItsJobWithoutCountingAnAttempt()
+    {
+        var handler = new OutageHandler(outages: 3);
+        var jobs = JobQueueTests.Queue(redis.Connection, _queue);
+        using var stop = new CancellationTokenSource();
+        var processor = JobQueueTests.Processor(jobs, _queue, handler, concurrency: 1).RunAsync(stop.Token);
+        var id = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", MaxAttempts: 1))).JobId;
+
+        await JobQueueTests.WaitUntilAsync(async () => (await jobs.GetAsync(id))!.State is JobState.Completed or JobState.Dead or JobState.Failed,
+            TimeSpan.FromSeconds(30), "the job to finish");
+        await stop.CancelAsync();
+        await processor.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var status = (await jobs.GetAsync(id))!;
+        Assert.Equal((JobState.Completed, 1), (status.State, status.Attempts));
+        Assert.Equal([(1, 0), (1, 1), (1, 2), (1, 3)], handler.Runs);
+    }
+
+    /// <summary>Its Redis is unreachable on the first <paramref name="outages"/> runs; records each run's attempt and deferrals.</summary>
+    private sealed class OutageHandler(int outages) : IJobHandler
+    {
+        private readonly ConcurrentQueue<(int Attempt, int Deferrals)> _runs = new();
+        public (int, int)[] Runs => [.. _runs];
+
+        public Task<string?> HandleAsync(JobContext job, CancellationToken cancellationToken)
+        {
+            _runs.Enqueue((job.Attempt, job.Deferrals));
+            return _runs.Count <= outages
+                ? throw new RedisConnectionException(ConnectionFailureType.SocketFailure, "No connection is active/available to service this operation")
+                : Task.FromResult<string?>("{}");
+        }
+    }
+
     /// <summary>Runs until cancelled, noting when (on its own clock).</summary>
     private sealed class HoldingHandler : IJobHandler
     {

@@ -342,7 +342,7 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         Assert.Equal(id, (string)first[3]!);
         await Task.Delay(600); // the lease ends; the reaper requeues the job and another worker claims it
         var reaped = (long[])(await JobQueue.Reap.EvaluateAsync(db, keys.All, [keys.Prefix, "test", 1, 1000, keys.Doorbell]))!;
-        Assert.Equal(new long[] { 1, 0, 0 }, reaped);
+        Assert.Equal(new long[] { 1, 0, 0, 0 }, reaped);
         var second = await ClaimAsync(db, keys, 1, 5000, "second");
         Assert.Equal(id, (string)second[3]!);
 
@@ -358,6 +358,39 @@ public abstract class JobQueueTests(RedisServerFixture redis)
         status = (await jobs.GetAsync(id))!;
         Assert.Equal((JobState.Completed, "{\"ok\":true}"), (status.State, status.Result));
         Assert.InRange((await db.KeyTimeToLiveAsync(keys.Job(id)))!.Value, TimeSpan.FromSeconds(50), TimeSpan.FromSeconds(60)); // retention
+    }
+
+    /// <summary>
+    /// A lease that ended while the reaping worker could not reach Redis (a failover, a restart) ended because renewals and
+    /// outcomes could not get through: the job goes back with its attempt not counted, even on its last one. Without
+    /// that word from the caller, the lost attempt counts (a crashed worker).
+    /// </summary>
+    [Fact]
+    public async Task ALeaseThatEndedDuringAnOutageIsRequeuedWithItsAttemptNotCountedEvenOnItsLastAttempt()
+    {
+        var jobs = Queue(redis.Connection, _queue);
+        var keys = new JobKeys(_queue);
+        var db = redis.Connection.GetDatabase();
+        async Task<long[]> ReapAsync(int outage)
+        {
+            await Task.Delay(50); // past the previous pass's guard (1 ms)
+            return (long[])(await JobQueue.Reap.EvaluateAsync(db, keys.All, [keys.Prefix, "test", 1, 1000, keys.Doorbell, outage]))!;
+        }
+
+        var crashed = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", MaxAttempts: 1))).JobId;
+        Assert.Equal(crashed, (string)(await ClaimAsync(db, keys, 1, 300, "crashed"))[3]!);
+        await Task.Delay(400);
+        Assert.Equal(new long[] { 0, 1, 0, 0 }, await ReapAsync(outage: 0));
+        Assert.Equal((JobState.Dead, 1), ((await jobs.GetAsync(crashed))!.State, (await jobs.GetAsync(crashed))!.Attempts));
+
+        var cutOff = (await jobs.EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", MaxAttempts: 1))).JobId;
+        Assert.Equal(cutOff, (string)(await ClaimAsync(db, keys, 1, 300, "cut-off"))[3]!);
+        await Task.Delay(400);
+        Assert.Equal(new long[] { 1, 0, 0, 1 }, await ReapAsync(outage: 1));
+        var status = (await jobs.GetAsync(cutOff))!;
+        Assert.Equal((JobState.Pending, 0), (status.State, status.Attempts));
+        var again = await ClaimAsync(db, keys, 1, 5000, "again");
+        Assert.Equal((cutOff, 1L), ((string)again[3]!, (long)again[7]));
     }
 
     /// <summary>claim.lua naming no job: { next due, '', orphans, 10 fields per leased job }.</summary>

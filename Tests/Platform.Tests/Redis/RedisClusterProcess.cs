@@ -46,8 +46,23 @@ public sealed class RedisClusterProcess : IRedisDeployment
             throw new InvalidOperationException(reason);
         }
         var password = RedisServerProcess.NewPassword();
-        var nodes = Enumerable.Range(0, masters * (1 + replicasPerMaster))
-            .Select(_ => new RedisServerProcess(RedisServerKind.RedisServer, password: password)).ToArray();
+        // Every port of the cluster distinct: each is a free one picked on its own, and two picks can coincide (seen
+        // once: two nodes on one port, so that MasterOfAsync found two nodes serving a slot).
+        var ports = new HashSet<int>();
+        var picked = new List<RedisServerProcess>();
+        while (picked.Count < masters * (1 + replicasPerMaster))
+        {
+            var node = new RedisServerProcess(RedisServerKind.RedisServer, password: password);
+            if (ports.Add(node.Port))
+            {
+                picked.Add(node);
+            }
+            else
+            {
+                await node.DisposeAsync();
+            }
+        }
+        var nodes = picked.ToArray();
         var cluster = new RedisClusterProcess(nodes, password);
         try
         {
@@ -58,7 +73,7 @@ public sealed class RedisClusterProcess : IRedisDeployment
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", NodeTimeoutMilliseconds.ToString(), "--masterauth", password,
                     // The bus port on its own: the default (port + 10000) is past 65535 for a port above 55535.
-                    "--cluster-port", RedisServerProcess.FreeLoopbackPort().ToString(),
+                    "--cluster-port", DistinctFreePort(ports).ToString(),
                 ]);
             }
             await Task.WhenAll(nodes.Select(n => n.StartAsync()));
@@ -71,6 +86,17 @@ public sealed class RedisClusterProcess : IRedisDeployment
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    private static int DistinctFreePort(HashSet<int> taken)
+    {
+        int port;
+        do
+        {
+            port = RedisServerProcess.FreeLoopbackPort();
+        }
+        while (!taken.Add(port));
+        return port;
     }
 
     private async Task FormAsync(int replicasPerMaster)
