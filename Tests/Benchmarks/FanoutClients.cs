@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Benchmarks;
+
+/// <summary>
+/// Not a benchmark by itself: the SSE clients of <see cref="FanoutBenchmark"/>, run as a second process so that the
+/// notifier's CPU time and the clients' are measured apart.
+///   fanout-clients &lt;host&gt; &lt;port&gt; &lt;token&gt; &lt;clients&gt; &lt;warm-up events&gt; &lt;events&gt;
+/// opens the streams and prints "READY" once every one answered 200; "WARM" once every client has received the warm-up
+/// events (not measured: they pay for the first use of each path); on the line "GO" starts its CPU clock; when every
+/// client has received the events after those (or on the line "STOP") prints one line
+/// "DONE &lt;received&gt; &lt;CPU µs&gt; &lt;seconds from GO to the last event&gt; &lt;p50 ms&gt; &lt;p99 ms&gt; &lt;max ms&gt;".
+/// </summary>
+public static class FanoutClients
+{
+    public const string Name = "fanout-clients";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var (host, port, token) = (args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args[3]);
+        var (clients, warmup, count) = (int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture),
+            int.Parse(args[6], CultureInfo.InvariantCulture));
+        using var stop = new CancellationTokenSource();
+        var connected = new Countdown(clients);
+        var warmed = new Countdown(clients);
+        var lastReceived = 0L;
+        var readers = Enumerable.Range(0, clients).Select(_ => ReadAsync(host, port, token, warmup, count, connected.Signal, warmed.Signal,
+            at => InterlockedMax(ref lastReceived, at), stop.Token)).ToList();
+        // A client that failed throws from here, and the parent sees no READY (or no WARM).
+        await Task.WhenAny(connected.Task, Task.WhenAll(readers));
+        await connected.Task;
+        Console.WriteLine("READY");
+        await Task.WhenAny(warmed.Task, Task.WhenAll(readers));
+        await warmed.Task;
+        Console.WriteLine("WARM");
+
+        while (await Console.In.ReadLineAsync() is { } line && line != "GO")
+        {
+        }
+        var cpu = Cpu();
+        var go = Stopwatch.GetTimestamp();
+        var all = Task.WhenAll(readers);
+        var stopLine = Task.Run(async () =>
+        {
+            while (await Console.In.ReadLineAsync() is { } line && line != "STOP")
+            {
+            }
+        });
+        await Task.WhenAny(all, stopLine);
+        cpu = Cpu() - cpu;
+        await stop.CancelAsync();
+        var latencies = (await Task.WhenAll(readers.Select(async r =>
+        {
+            try
+            {
+                return await r;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException)
+            {
+                return [];
+            }
+        }))).SelectMany(l => l).ToList();
+        latencies.Sort();
+        double At(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(q * latencies.Count))];
+        var seconds = Stopwatch.GetElapsedTime(go, Math.Max(go, Interlocked.Read(ref lastReceived))).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"DONE {latencies.Count} {cpu.TotalMicroseconds:0} {seconds} {At(0.5)} {At(0.99)} {(latencies.Count == 0 ? double.NaN : latencies[^1])}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// One client: HTTP/1.1 over a bare socket, as a browser's EventSource reads it (HttpClient's per-read work would
+    /// make the clients cost more than they need to). Parses only each event's <c>sent</c>: the publisher's
+    /// <see cref="Stopwatch"/> timestamp, which counts on the machine's monotonic clock and so compares across processes.
+    /// </summary>
+    private static async Task<List<double>> ReadAsync(string host, int port, string token, int warmup, int count, Action connected, Action warmed,
+        Action<long> received, CancellationToken stop)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(host, port, stop);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(
+            $"GET /notifications/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"), stop);
+        var status = false;
+        var latencies = new List<double>(count);
+        var events = 0;
+        var buffer = new byte[64 * 1024];
+        var filled = 0;
+        while (events < warmup + count)
+        {
+            var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, stop);
+            if (read == 0)
+            {
+                throw new InvalidOperationException("The stream ended.");
+            }
+            filled += read;
+            if (!status)
+            {
+                if (filled < 12)
+                {
+                    continue;
+                }
+                if (!buffer.AsSpan(0, 12).SequenceEqual("HTTP/1.1 200"u8))
+                {
+                    throw new InvalidOperationException($"The stream answered {Encoding.ASCII.GetString(buffer, 0, filled)}");
+                }
+                status = true;
+                connected();
+            }
+            var now = Stopwatch.GetTimestamp();
+            // Chunk headers between frames hold no blank line, so frames split on one.
+            var consumed = 0;
+            int end;
+            while ((end = buffer.AsSpan(consumed, filled - consumed).IndexOf("\n\n"u8)) >= 0)
+            {
+                var frame = buffer.AsSpan(consumed, end);
+                if (frame.IndexOf("\ndata: "u8) >= 0 || frame.StartsWith("data: "u8))
+                {
+                    if (++events > warmup)
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(Sent(frame), now).TotalMilliseconds);
+                        received(now);
+                    }
+                    else if (events == warmup)
+                    {
+                        warmed();
+                    }
+                }
+                consumed += end + 2;
+            }
+            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+            filled -= consumed;
+        }
+        return latencies;
+    }
+
+    /// <summary>The number after the frame's last <c>"sent":</c>.</summary>
+    internal static long Sent(ReadOnlySpan<byte> frame)
+    {
+        var at = frame.LastIndexOf("\"sent\":"u8) + "\"sent\":".Length;
+        var digits = frame[at..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
+        return long.Parse(digits < 0 ? frame[at..] : frame.Slice(at, digits), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Completes once <see cref="Signal"/> has been called <c>n</c> times.</summary>
+    private sealed class Countdown(int n)
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _left = n;
+
+        public Task Task => _done.Task;
+
+        public void Signal()
+        {
+            if (Interlocked.Decrement(ref _left) == 0)
+            {
+                _done.TrySetResult();
+            }
+        }
+    }
+
+    private static void InterlockedMax(ref long location, long value)
+    {
+        var current = Interlocked.Read(ref location);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref location, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+            current = seen;
+        }
+    }
+
+    private static TimeSpan Cpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+}
