@@ -112,7 +112,8 @@ public static class FanoutBenchmark
     private static async Task<Row> FanoutAsync(BenchmarkContext context, NotifierHost host, string token, int clients, int rate)
     {
         var count = Count(context, rate);
-        var warmup = Math.Max(1, (int)(rate * context.Warmup.TotalSeconds));
+        // At least 50, so that tiered compilation has settled the hot paths before the clock starts.
+        var warmup = Math.Max(50, (int)(rate * context.Warmup.TotalSeconds));
         using var readers = ChildProcess.Start(FanoutClients.Name, host.Address.Host, host.Address.Port.ToString(CultureInfo.InvariantCulture), token,
             clients.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
         var ready = await readers.ReadLineAsync(TimeSpan.FromSeconds(60));
@@ -126,11 +127,15 @@ public static class FanoutBenchmark
             await Task.Delay(50);
         }
         // The first events pay for the first use of every path (JIT, Kestrel's buffers): sent before the clock starts.
-        await PublishPacedAsync(rate, warmup, new long[warmup], seq => PublishAsync(host, seq));
-        var warm = await readers.ReadLineAsync(TimeSpan.FromSeconds(60));
+        var warmupIds = new long[warmup];
+        await PublishPacedAsync(rate, warmup, new long[warmup], async seq => warmupIds[seq] = await PublishAsync(host, seq));
+        var warm = await readers.ReadLineAsync(TimeSpan.FromSeconds(60)).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception!.InnerException!.Message,
+            TaskScheduler.Default);
         if (warm != "WARM")
         {
-            throw new InvalidOperationException($"The client process said {warm} after the warm-up.");
+            throw new InvalidOperationException($"After the warm-up (events {warmupIds[0]} to {warmupIds[^1]}; {host.Hub.ConnectedClients} clients " +
+                $"connected, {host.Hub.RecoveredEvents} events recovered from the history, {host.Hub.SlowClientDrops} slow-client drops) " +
+                $"the client process said: {warm}");
         }
 
         await readers.WriteLineAsync("GO");
@@ -152,6 +157,7 @@ public static class FanoutBenchmark
         cpu = CpuTime() - cpu;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         var dropped = host.Hub.SlowClientDrops;
+        await readers.WriteLineAsync("EXIT");
         await WaitForDisconnectsAsync(host);
 
         double Number(int i) => double.Parse(fields[i], CultureInfo.InvariantCulture);

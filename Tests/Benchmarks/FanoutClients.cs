@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using System.Threading.Channels;
 
 namespace Benchmarks;
 
@@ -12,7 +13,8 @@ namespace Benchmarks;
 /// opens the streams and prints "READY" once every one answered 200; "WARM" once every client has received the warm-up
 /// events (not measured: they pay for the first use of each path); on the line "GO" starts its CPU clock; when every
 /// client has received the events after those (or on the line "STOP") prints one line
-/// "DONE &lt;received&gt; &lt;CPU µs&gt; &lt;seconds from GO to the last event&gt; &lt;p50 ms&gt; &lt;p99 ms&gt; &lt;max ms&gt;".
+/// "DONE &lt;received&gt; &lt;CPU µs&gt; &lt;seconds from GO to the last event&gt; &lt;p50 ms&gt; &lt;p99 ms&gt; &lt;max ms&gt;",
+/// and exits (closing every stream) at the next line or the end of its input.
 /// </summary>
 public static class FanoutClients
 {
@@ -23,51 +25,56 @@ public static class FanoutClients
         var (host, port, token) = (args[1], int.Parse(args[2], CultureInfo.InvariantCulture), args[3]);
         var (clients, warmup, count) = (int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture),
             int.Parse(args[6], CultureInfo.InvariantCulture));
+        var input = Channel.CreateUnbounded<string>();
+        _ = Task.Run(async () =>
+        {
+            while (await Console.In.ReadLineAsync() is { } line)
+            {
+                input.Writer.TryWrite(line);
+            }
+            input.Writer.TryComplete();
+        });
         using var stop = new CancellationTokenSource();
         var connected = new Countdown(clients);
         var warmed = new Countdown(clients);
+        var finished = new Countdown(clients);
         var lastReceived = 0L;
-        var readers = Enumerable.Range(0, clients).Select(_ => ReadAsync(host, port, token, warmup, count, connected.Signal, warmed.Signal,
-            at => InterlockedMax(ref lastReceived, at), stop.Token)).ToList();
-        // A client that failed throws from here, and the parent sees no READY (or no WARM).
-        await Task.WhenAny(connected.Task, Task.WhenAll(readers));
-        await connected.Task;
-        Console.WriteLine("READY");
-        await Task.WhenAny(warmed.Task, Task.WhenAll(readers));
-        await warmed.Task;
-        Console.WriteLine("WARM");
-
-        while (await Console.In.ReadLineAsync() is { } line && line != "GO")
+        var perClient = Enumerable.Range(0, clients).Select(_ => new List<double>(count)).ToArray();
+        var readers = perClient.Select(latencies => ReadAsync(host, port, token, warmup, count, latencies,
+            new ClientSignals(connected.Signal, warmed.Signal, finished.Signal, at => InterlockedMax(ref lastReceived, at)), stop.Token)).ToList();
+        // A reader ends only when it fails: then the parent gets its error instead of READY or WARM.
+        var failed = Task.WhenAny(readers).Unwrap();
+        foreach (var (stage, line) in new[] { (connected.Task, "READY"), (warmed.Task, "WARM") })
         {
+            if (await Task.WhenAny(stage, failed) == failed)
+            {
+                Console.WriteLine($"FAILED {failed.Exception?.InnerException?.Message}");
+                return 1;
+            }
+            Console.WriteLine(line);
         }
+
+        await ReadUntilAsync(input, "GO", CancellationToken.None);
         var cpu = Cpu();
         var go = Stopwatch.GetTimestamp();
-        var all = Task.WhenAll(readers);
-        var stopLine = Task.Run(async () =>
-        {
-            while (await Console.In.ReadLineAsync() is { } line && line != "STOP")
-            {
-            }
-        });
-        await Task.WhenAny(all, stopLine);
+        using var measured = new CancellationTokenSource();
+        await Task.WhenAny(finished.Task, ReadUntilAsync(input, "STOP", measured.Token));
         cpu = Cpu() - cpu;
-        await stop.CancelAsync();
-        var latencies = (await Task.WhenAll(readers.Select(async r =>
+        await measured.CancelAsync();
+        if (!finished.Task.IsCompleted)
         {
-            try
-            {
-                return await r;
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException)
-            {
-                return [];
-            }
-        }))).SelectMany(l => l).ToList();
+            // Told to stop before every event arrived: report what did.
+            await stop.CancelAsync();
+            await Task.WhenAll(readers.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
+        }
+        var latencies = perClient.SelectMany(l => l).ToList();
         latencies.Sort();
         double At(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(q * latencies.Count))];
         var seconds = Stopwatch.GetElapsedTime(go, Math.Max(go, Interlocked.Read(ref lastReceived))).TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"DONE {latencies.Count} {cpu.TotalMicroseconds:0} {seconds} {At(0.5)} {At(0.99)} {(latencies.Count == 0 ? double.NaN : latencies[^1])}"));
+        // The sockets stay open until the parent has read its own clocks: a thousand streams ending cost it CPU too.
+        await input.Reader.WaitToReadAsync();
         return 0;
     }
 
@@ -76,15 +83,16 @@ public static class FanoutClients
     /// make the clients cost more than they need to). Parses only each event's <c>sent</c>: the publisher's
     /// <see cref="Stopwatch"/> timestamp, which counts on the machine's monotonic clock and so compares across processes.
     /// </summary>
-    private static async Task<List<double>> ReadAsync(string host, int port, string token, int warmup, int count, Action connected, Action warmed,
-        Action<long> received, CancellationToken stop)
+    private sealed record ClientSignals(Action Connected, Action Warmed, Action Finished, Action<long> Received);
+
+    private static async Task ReadAsync(string host, int port, string token, int warmup, int count, List<double> latencies, ClientSignals signals,
+        CancellationToken stop)
     {
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(host, port, stop);
         await socket.SendAsync(Encoding.ASCII.GetBytes(
             $"GET /notifications/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"), stop);
         var status = false;
-        var latencies = new List<double>(count);
         var events = 0;
         var buffer = new byte[64 * 1024];
         var filled = 0;
@@ -107,7 +115,7 @@ public static class FanoutClients
                     throw new InvalidOperationException($"The stream answered {Encoding.ASCII.GetString(buffer, 0, filled)}");
                 }
                 status = true;
-                connected();
+                signals.Connected();
             }
             var now = Stopwatch.GetTimestamp();
             // Chunk headers between frames hold no blank line, so frames split on one.
@@ -121,11 +129,11 @@ public static class FanoutClients
                     if (++events > warmup)
                     {
                         latencies.Add(Stopwatch.GetElapsedTime(Sent(frame), now).TotalMilliseconds);
-                        received(now);
+                        signals.Received(now);
                     }
                     else if (events == warmup)
                     {
-                        warmed();
+                        signals.Warmed();
                     }
                 }
                 consumed += end + 2;
@@ -133,7 +141,9 @@ public static class FanoutClients
             buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
             filled -= consumed;
         }
-        return latencies;
+        signals.Finished();
+        // Open until the process exits: a stream that ends while the notifier is measured would cost it CPU.
+        await Task.Delay(Timeout.Infinite, stop);
     }
 
     /// <summary>The number after the frame's last <c>"sent":</c>.</summary>
@@ -142,6 +152,24 @@ public static class FanoutClients
         var at = frame.LastIndexOf("\"sent\":"u8) + "\"sent\":".Length;
         var digits = frame[at..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
         return long.Parse(digits < 0 ? frame[at..] : frame.Slice(at, digits), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Completes at the line <paramref name="word"/>, or at the end of the input (the parent is gone).</summary>
+    private static async Task ReadUntilAsync(Channel<string> input, string word, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await input.Reader.WaitToReadAsync(cancellationToken))
+            {
+                if (input.Reader.TryRead(out var line) && line == word)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Completes once <see cref="Signal"/> has been called <c>n</c> times.</summary>
