@@ -92,38 +92,41 @@ public static class FanoutClients
         await socket.ConnectAsync(host, port, stop);
         await socket.SendAsync(Encoding.ASCII.GetBytes(
             $"GET /notifications/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"), stop);
-        var status = false;
         var events = 0;
-        var buffer = new byte[64 * 1024];
+        var raw = new byte[64 * 1024];
         var filled = 0;
+        ChunkedBody? body = null;
         while (events < warmup + count)
         {
-            var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, stop);
+            var read = await socket.ReceiveAsync(raw.AsMemory(filled), SocketFlags.None, stop);
             if (read == 0)
             {
                 throw new InvalidOperationException("The stream ended.");
             }
             filled += read;
-            if (!status)
+            var consumed = 0;
+            if (body is null)
             {
-                if (filled < 12)
+                var headersEnd = raw.AsSpan(0, filled).IndexOf("\r\n\r\n"u8);
+                if (headersEnd < 0)
                 {
                     continue;
                 }
-                if (!buffer.AsSpan(0, 12).SequenceEqual("HTTP/1.1 200"u8))
+                if (!raw.AsSpan(0, 12).SequenceEqual("HTTP/1.1 200"u8))
                 {
-                    throw new InvalidOperationException($"The stream answered {Encoding.ASCII.GetString(buffer, 0, filled)}");
+                    throw new InvalidOperationException($"The stream answered {Encoding.ASCII.GetString(raw, 0, filled)}");
                 }
-                status = true;
+                body = new ChunkedBody();
+                consumed = headersEnd + 4;
                 signals.Connected();
             }
+            consumed += body.Append(raw.AsSpan(consumed, filled - consumed));
+            raw.AsSpan(consumed, filled - consumed).CopyTo(raw);
+            filled -= consumed;
+
             var now = Stopwatch.GetTimestamp();
-            // Chunk headers between frames hold no blank line, so frames split on one.
-            var consumed = 0;
-            int end;
-            while ((end = buffer.AsSpan(consumed, filled - consumed).IndexOf("\n\n"u8)) >= 0)
+            while (body.TryTakeFrame(out var frame))
             {
-                var frame = buffer.AsSpan(consumed, end);
                 if (frame.IndexOf("\ndata: "u8) >= 0 || frame.StartsWith("data: "u8))
                 {
                     if (++events > warmup)
@@ -136,14 +139,81 @@ public static class FanoutClients
                         signals.Warmed();
                     }
                 }
-                consumed += end + 2;
             }
-            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
-            filled -= consumed;
         }
         signals.Finished();
         // Open until the process exits: a stream that ends while the notifier is measured would cost it CPU.
         await Task.Delay(Timeout.Infinite, stop);
+    }
+
+    /// <summary>
+    /// The response body without its chunked framing (Kestrel may start a chunk anywhere, even inside an event), cut
+    /// into SSE messages at blank lines.
+    /// </summary>
+    private sealed class ChunkedBody
+    {
+        private readonly byte[] _text = new byte[256 * 1024];
+        private int _filled;
+        private int _taken;
+        private int _chunkLeft;
+        private bool _chunkEndDue;
+
+        /// <summary>Takes what it can of <paramref name="raw"/>; returns how many bytes it used (the rest is an incomplete chunk header).</summary>
+        public int Append(ReadOnlySpan<byte> raw)
+        {
+            if (_taken > 0)
+            {
+                _text.AsSpan(_taken, _filled - _taken).CopyTo(_text);
+                _filled -= _taken;
+                _taken = 0;
+            }
+            var used = 0;
+            while (used < raw.Length)
+            {
+                if (_chunkLeft > 0)
+                {
+                    var n = Math.Min(_chunkLeft, raw.Length - used);
+                    raw.Slice(used, n).CopyTo(_text.AsSpan(_filled));
+                    (_filled, used, _chunkLeft) = (_filled + n, used + n, _chunkLeft - n);
+                    _chunkEndDue = _chunkLeft == 0;
+                    continue;
+                }
+                var lineEnd = raw[used..].IndexOf("\r\n"u8);
+                if (lineEnd < 0)
+                {
+                    break;
+                }
+                if (_chunkEndDue)
+                {
+                    _chunkEndDue = false; // the CRLF after a chunk's data
+                }
+                else
+                {
+                    var size = raw.Slice(used, lineEnd);
+                    var extension = size.IndexOf((byte)';');
+                    _chunkLeft = int.Parse(extension < 0 ? size : size[..extension], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                    if (_chunkLeft == 0)
+                    {
+                        throw new InvalidOperationException("The stream ended.");
+                    }
+                }
+                used += lineEnd + 2;
+            }
+            return used;
+        }
+
+        public bool TryTakeFrame(out ReadOnlySpan<byte> frame)
+        {
+            var end = _text.AsSpan(_taken, _filled - _taken).IndexOf("\n\n"u8);
+            if (end < 0)
+            {
+                frame = default;
+                return false;
+            }
+            frame = _text.AsSpan(_taken, end);
+            _taken += end + 2;
+            return true;
+        }
     }
 
     /// <summary>The number after the frame's last <c>"sent":</c>.</summary>
