@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net.Sockets;
-using System.Text;
+using System.Globalization;
 using Benchmarks.Harness;
 using Platform.Notifications;
 using Platform.Tests;
@@ -11,9 +10,10 @@ namespace Benchmarks;
 
 /// <summary>
 /// Publish-to-receive latency and events delivered per second through a notifier (Kestrel on loopback, in this
-/// process) to 1 and 1,000 SSE clients reading over real sockets, at a fixed publish rate; the same-run baseline is
-/// a bare PUBLISH received by one StackExchange.Redis subscriber (the Redis hop alone). Then the cost of one publish
-/// in Redis commands, against PUBLISH and the one-line EVALSHA.
+/// process) to 1 and 1,000 SSE clients reading over real sockets in a second process (<see cref="FanoutClients"/>, so
+/// the notifier's CPU time and the clients' are measured apart), at a paced publish rate; the same-run baseline is a
+/// bare PUBLISH received by one StackExchange.Redis subscriber (the Redis hop alone). Then the cost of one publish in
+/// Redis commands, against PUBLISH and the one-line EVALSHA.
 /// </summary>
 public static class FanoutBenchmark
 {
@@ -35,26 +35,27 @@ public static class FanoutBenchmark
         });
         var token = await host.SignInAsync("bench");
 
-        var table = new MarkdownTable("path", "clients", "published/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "received",
-            "CPU µs/event/client", "allocated B/event/client");
+        var table = new MarkdownTable("path", "clients", "asked/s", "published/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "received",
+            "notifier CPU µs/event/client", "clients CPU µs/event/client", "notifier allocated B/event/client");
         foreach (var rate in Rates)
         {
             var baseline = await BaselineAsync(context, rate);
-            table.Add("baseline: PUBLISH -> 1 SE.Redis subscriber", 1, baseline.Published, baseline.Delivered, baseline.P50, baseline.P99, baseline.Max, baseline.Received, baseline.CpuMicros, baseline.AllocatedBytes);
+            table.Add("baseline: PUBLISH -> 1 SE.Redis subscriber", 1, rate, baseline.Published, baseline.Delivered, baseline.P50, baseline.P99, baseline.Max, baseline.Received, baseline.CpuMicros, baseline.ClientCpuMicros, baseline.AllocatedBytes);
             foreach (var clients in Clients)
             {
                 var ours = await FanoutAsync(context, host, token, clients, rate);
-                table.Add("ours: publish.lua -> notifier -> SSE", clients, ours.Published, ours.Delivered, ours.P50, ours.P99, ours.Max, ours.Received, ours.CpuMicros, ours.AllocatedBytes);
+                table.Add("ours: publish.lua -> notifier -> SSE", clients, rate, ours.Published, ours.Delivered, ours.P50, ours.P99, ours.Max, ours.Received, ours.CpuMicros, ours.ClientCpuMicros, ours.AllocatedBytes);
             }
         }
-        context.Print($"## {Name}: publish to receive, {context.Duration.TotalSeconds:0} s per row at a fixed publish rate", table);
+        context.Print($"## {Name}: publish to receive, {context.Duration.TotalSeconds:0} s per row at a paced publish rate", table);
         context.Print($"## {Name}: cost of one publish (the notifier adds none: no gap, no history read)", cost);
     }
 
-    /// <param name="CpuMicros">This process's CPU time (notifier and benchmark clients alike) per event delivered to one client.</param>
-    /// <param name="AllocatedBytes">This process's allocations (notifier and clients alike) per event delivered to one client.</param>
+    /// <param name="CpuMicros">This process's CPU time (the notifier, and the publisher in it) per event delivered to one client.</param>
+    /// <param name="ClientCpuMicros">The client process's CPU time per event delivered to one client.</param>
+    /// <param name="AllocatedBytes">This process's allocations per event delivered to one client.</param>
     private sealed record Row(double Published, double Delivered, double P50, double P99, double Max, string Received, double CpuMicros,
-        double AllocatedBytes);
+        double ClientCpuMicros, double AllocatedBytes);
 
     private static async Task<MarkdownTable> MeasureCostAsync(BenchmarkContext context)
     {
@@ -111,42 +112,66 @@ public static class FanoutBenchmark
     private static async Task<Row> FanoutAsync(BenchmarkContext context, NotifierHost host, string token, int clients, int rate)
     {
         var count = Count(context, rate);
-        var starts = new long[count];
-        using var stop = new CancellationTokenSource();
-        var readers = new List<Task<List<double>>>(clients);
-        var connected = 0;
-        for (var i = 0; i < clients; i++)
+        // At least 50, so that tiered compilation has settled the hot paths before the clock starts.
+        var warmup = Math.Max(50, (int)(rate * context.Warmup.TotalSeconds));
+        using var readers = ChildProcess.Start(FanoutClients.Name, host.Address.Host, host.Address.Port.ToString(CultureInfo.InvariantCulture), token,
+            clients.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture));
+        var ready = await readers.ReadLineAsync(TimeSpan.FromSeconds(60));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (ready != "READY" || host.Hub.ConnectedClients < clients)
         {
-            readers.Add(ReadClientAsync(host.Address, token, count, starts, () => Interlocked.Increment(ref connected), stop.Token));
-        }
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (host.Hub.ConnectedClients < clients || Volatile.Read(ref connected) < clients)
-        {
-            if (DateTime.UtcNow > deadline)
+            if (ready != "READY" || DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Only {host.Hub.ConnectedClients} of {clients} clients connected.");
+                throw new InvalidOperationException($"{host.Hub.ConnectedClients} of {clients} clients connected; the client process said: {ready}");
             }
             await Task.Delay(50);
         }
+        // The first events pay for the first use of every path (JIT, Kestrel's buffers): sent before the clock starts.
+        var warmupIds = new long[warmup];
+        await PublishPacedAsync(rate, warmup, new long[warmup], async seq => warmupIds[seq] = await PublishAsync(host, seq));
+        var warm = await readers.ReadLineAsync(TimeSpan.FromSeconds(60)).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : t.Exception!.InnerException!.Message,
+            TaskScheduler.Default);
+        if (warm != "WARM")
+        {
+            throw new InvalidOperationException($"After the warm-up (events {warmupIds[0]} to {warmupIds[^1]}; {host.Hub.ConnectedClients} clients " +
+                $"connected, {host.Hub.RecoveredEvents} events recovered from the history, {host.Hub.SlowClientDrops} slow-client drops) " +
+                $"the client process said: {warm}");
+        }
 
-        var clock = Stopwatch.StartNew();
+        await readers.WriteLineAsync("GO");
         var cpu = CpuTime();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
-        var (published, _) = await PublishPacedAsync(rate, count, starts,
-            seq => host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "fanout", severity = "info", seq }));
-        var all = Task.WhenAll(readers);
-        await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(30)));
-        var elapsed = clock.Elapsed;
+        var (published, _) = await PublishPacedAsync(rate, count, new long[count], seq => PublishAsync(host, seq));
+        string result;
+        try
+        {
+            result = await readers.ReadLineAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            // Some events never arrived: the row reports what did.
+            await readers.WriteLineAsync("STOP");
+            result = await readers.ReadLineAsync(TimeSpan.FromSeconds(30));
+        }
+        var fields = result.Split(' ');
         cpu = CpuTime() - cpu;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
-        stop.Cancel();
-        var latencies = (await Task.WhenAll(readers.Select(async r => { try { return await r; } catch (OperationCanceledException) { return []; } })))
-            .SelectMany(l => l).ToList();
         var dropped = host.Hub.SlowClientDrops;
+        await readers.WriteLineAsync("EXIT");
         await WaitForDisconnectsAsync(host);
-        return Summarize(latencies, published, latencies.Count / elapsed.TotalSeconds,
-            $"{latencies.Count}/{(long)count * clients}" + (dropped > 0 ? $", {dropped} slow-client drops" : ""), cpu, allocated);
+
+        double Number(int i) => double.Parse(fields[i], CultureInfo.InvariantCulture);
+        var received = (long)Number(1);
+        var clientCpu = TimeSpan.FromMicroseconds(Number(2));
+        var seconds = Number(3);
+        return new Row(published, received / seconds, Number(4), Number(5), Number(6),
+            $"{received}/{(long)count * clients}" + (dropped > 0 ? $", {dropped} slow-client drops" : ""),
+            cpu.TotalMicroseconds / received, clientCpu.TotalMicroseconds / received, (double)allocated / received);
     }
+
+    /// <summary>An alert carrying the publisher's <see cref="Stopwatch"/> timestamp, from which the clients measure latency.</summary>
+    private static Task<long> PublishAsync(NotifierHost host, long seq) =>
+        host.Publisher.PublishAsync(NotificationChannels.SystemAlert, new { message = "fanout", severity = "info", seq, sent = Stopwatch.GetTimestamp() });
 
     private static async Task WaitForDisconnectsAsync(NotifierHost host)
     {
@@ -157,79 +182,30 @@ public static class FanoutBenchmark
         }
     }
 
-    private static async Task<List<double>> ReadClientAsync(Uri address, string token, int count, long[] starts, Action connected, CancellationToken stop)
-    {
-        // HTTP/1.1 over a bare socket, as a browser's EventSource reads it: HttpClient's per-read work would make the
-        // clients, not the notifier, the larger share of this process's CPU and allocations.
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(address.Host, address.Port, stop);
-        await socket.SendAsync(Encoding.ASCII.GetBytes(
-            $"GET /notifications/stream HTTP/1.1\r\nHost: {address.Authority}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"), stop);
-        var status = false;
-        // Parses only each frame's seq. Chunk headers between frames hold no blank line, so frames split on one.
-        var latencies = new List<double>(count);
-        var buffer = new byte[64 * 1024];
-        var filled = 0;
-        while (latencies.Count < count)
-        {
-            var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, stop);
-            if (read == 0)
-            {
-                throw new InvalidOperationException("The stream ended.");
-            }
-            filled += read;
-            if (!status)
-            {
-                if (filled < 12)
-                {
-                    continue;
-                }
-                if (!buffer.AsSpan(0, 12).SequenceEqual("HTTP/1.1 200"u8))
-                {
-                    throw new InvalidOperationException($"The stream answered {Encoding.ASCII.GetString(buffer, 0, filled)}");
-                }
-                status = true;
-                connected();
-            }
-            var now = Stopwatch.GetTimestamp();
-            var consumed = 0;
-            int end;
-            while ((end = buffer.AsSpan(consumed, filled - consumed).IndexOf("\n\n"u8)) >= 0)
-            {
-                var frame = buffer.AsSpan(consumed, end);
-                if (frame.IndexOf("\ndata: "u8) >= 0 || frame.StartsWith("data: "u8))
-                {
-                    latencies.Add(Stopwatch.GetElapsedTime(starts[Seq(frame)], now).TotalMilliseconds);
-                }
-                consumed += end + 2;
-            }
-            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
-            filled -= consumed;
-        }
-        return latencies;
-    }
-
     private static int Count(BenchmarkContext context, int rate) => (int)(rate * context.Duration.TotalSeconds);
 
-    /// <summary>Publishes <paramref name="count"/> events at <paramref name="rate"/> per second, recording when each was sent.</summary>
+    /// <summary>
+    /// Publishes <paramref name="count"/> events at <paramref name="rate"/> per second, each on its due time (start +
+    /// n / rate) and without waiting for the one before: a slow publish delays no other, and a publisher that falls
+    /// behind catches up. Records when each was sent; the rate returned is the one measured, to the last publish's answer.
+    /// </summary>
     private static async Task<(double PerSecond, TimeSpan Elapsed)> PublishPacedAsync(int rate, int count, long[] starts, Func<long, Task> publish)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / rate));
-        var clock = Stopwatch.StartNew();
+        var publishes = new Task[count];
+        var begin = Stopwatch.GetTimestamp();
         for (var seq = 0; seq < count; seq++)
         {
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), begin + seq * Stopwatch.Frequency / rate);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait);
+            }
             starts[seq] = Stopwatch.GetTimestamp();
-            await publish(seq);
-            await timer.WaitForNextTickAsync();
+            publishes[seq] = publish(seq);
         }
-        return (count / clock.Elapsed.TotalSeconds, clock.Elapsed);
-    }
-
-    private static long Seq(ReadOnlySpan<byte> frame)
-    {
-        var at = frame.LastIndexOf("\"seq\":"u8) + "\"seq\":".Length;
-        var digits = frame[at..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
-        return long.Parse(digits < 0 ? frame[at..] : frame.Slice(at, digits));
+        await Task.WhenAll(publishes);
+        var elapsed = Stopwatch.GetElapsedTime(begin);
+        return (count / elapsed.TotalSeconds, elapsed);
     }
 
     private static long Seq(string text)
@@ -248,7 +224,7 @@ public static class FanoutBenchmark
         latencies.Sort();
         double At(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)(q * latencies.Count))];
         return new Row(published, delivered, At(0.5), At(0.99), latencies.Count == 0 ? double.NaN : latencies[^1], received,
-            latencies.Count == 0 ? double.NaN : cpu.TotalMicroseconds / latencies.Count,
+            latencies.Count == 0 ? double.NaN : cpu.TotalMicroseconds / latencies.Count, double.NaN,
             latencies.Count == 0 ? double.NaN : (double)allocated / latencies.Count);
     }
 

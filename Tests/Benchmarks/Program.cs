@@ -20,6 +20,10 @@ if (args.FirstOrDefault() == LockHolder.Name)
 {
     return await LockHolder.RunAsync(args);
 }
+if (args.FirstOrDefault() == FanoutClients.Name)
+{
+    return await FanoutClients.RunAsync(args);
+}
 if (args.FirstOrDefault() == JobWorker.Name)
 {
     return await JobWorker.RunAsync(args);

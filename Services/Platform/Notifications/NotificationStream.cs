@@ -16,8 +16,10 @@ namespace Platform.Notifications;
 /// its stream slot renewed at the same time.
 /// <para>
 /// A live event is written as the bytes the hub encoded once for every stream (<see cref="NotificationEvent.Frame"/>),
-/// straight to the response's pipe; the events that are waiting go out with one flush. Nothing here allocates per
-/// event: no per-stream formatting, no timer per wait (the hub wakes idle streams, see <see cref="NotificationSubscription.Wake"/>).
+/// straight to the response's pipe; the events that are waiting go out with one flush. While the stream waits on an
+/// empty buffer, the hub's loop writes for it what needs no look-up (<see cref="ILiveWriter"/>, see
+/// <see cref="NotificationSubscription.Park"/>). Nothing here allocates per event: no per-stream formatting, no timer
+/// per wait (the hub wakes idle streams, see <see cref="NotificationSubscription.Wake"/>).
 /// </para>
 /// </summary>
 internal sealed class NotificationStream(
@@ -29,7 +31,7 @@ internal sealed class NotificationStream(
     SessionStore sessions,
     NotificationStreamOptions options,
     NotificationTelemetry telemetry,
-    ILogger logger) : IResult
+    ILogger logger) : IResult, ILiveWriter
 {
     public const string ResetEventType = "reset";
     private static readonly byte[] OpenComment = ": stream open\n\n"u8.ToArray();
@@ -38,6 +40,12 @@ internal sealed class NotificationStream(
     private enum Visibility { Visible, Hidden, Unknown }
 
     private PipeWriter _writer = null!;
+    private CancellationToken _aborted;
+    // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between history
+    // and live). A stream that read no history takes the epoch of the first event it gets. Written by this stream's
+    // loop, or by the hub's while the stream is parked (see NotificationSubscription.Park), never by both at once.
+    private long _last;
+    private string? _epoch;
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -50,7 +58,7 @@ internal sealed class NotificationStream(
         httpContext.Features.GetRequiredFeature<IHttpResponseBodyFeature>().DisableBuffering();
         _writer = response.BodyWriter;
 
-        var cancellationToken = httpContext.RequestAborted;
+        var cancellationToken = _aborted = httpContext.RequestAborted;
         using var leave = subscription;
         // A client that leaves while its stream waits: wake the stream so that it ends now.
         using var wakeOnAbort = cancellationToken.UnsafeRegister(static s => ((NotificationSubscription)s!).Wake(), subscription);
@@ -72,13 +80,11 @@ internal sealed class NotificationStream(
             return;
         }
 
-        // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between
-        // history and live). A stream that read no history takes the epoch of the first event it gets.
-        var last = replay?.After.Id ?? 0;
-        var epoch = replay?.Epoch;
+        _last = replay?.After.Id ?? 0;
+        _epoch = replay?.Epoch;
         if (replay is { Complete: false })
         {
-            last = 0;
+            _last = 0;
             _writer.Write(SseFrame.Encode(ResetEventType,
                 $$"""{"lastEventId":{{JsonSerializer.Serialize(replay.After.ToString())}},"epoch":{{JsonSerializer.Serialize(replay.Epoch)}},"sequence":{{replay.Sequence}},"reason":"The events after lastEventId are no longer kept; the whole history follows."}""",
                 null));
@@ -86,11 +92,11 @@ internal sealed class NotificationStream(
 
         foreach (var missed in replay?.Events ?? [])
         {
-            if (missed.Id <= last)
+            if (missed.Id <= _last)
             {
                 continue;
             }
-            last = missed.Id;
+            _last = missed.Id;
             var visibility = await VisibilityAsync(missed, cancellationToken);
             if (visibility == Visibility.Unknown)
             {
@@ -114,19 +120,19 @@ internal sealed class NotificationStream(
                 {
                     continue;
                 }
-                epoch ??= live.Epoch;
-                if (live.Epoch != epoch)
+                _epoch ??= live.Epoch;
+                if (live.Epoch != _epoch)
                 {
                     // Redis lost its data under this stream: the client resumes with its Last-Event-ID and gets a reset.
-                    logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, epoch, live.Epoch);
+                    logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, _epoch, live.Epoch);
                     ends = true;
                     break;
                 }
-                if (live.Id <= last)
+                if (live.Id <= _last)
                 {
                     continue;
                 }
-                last = live.Id;
+                _last = live.Id;
                 var visibility = await VisibilityAsync(live, cancellationToken);
                 ends = visibility == Visibility.Unknown;
                 if (visibility == Visibility.Visible)
@@ -159,14 +165,68 @@ internal sealed class NotificationStream(
                 heartbeatAt = now + options.HeartbeatInterval;
             }
 
-            // No token: a leaving client and the hub's timer wake this wait by a WakeUp, so it allocates nothing.
-            if (cancellationToken.IsCancellationRequested || !await subscription.Events.WaitToReadAsync(CancellationToken.None))
+            // No token: a leaving client and the hub's timer wake this wait by a WakeUp, so it allocates nothing. While
+            // it waits on an empty buffer, the hub writes the live events it can for it (Park).
+            if (!subscription.Park(this))
+            {
+                continue;
+            }
+            var woken = !cancellationToken.IsCancellationRequested && await subscription.Events.WaitToReadAsync(CancellationToken.None);
+            if (subscription.Unpark() is { } handedFlush && !await handedFlush)
+            {
+                return;
+            }
+            if (!woken || cancellationToken.IsCancellationRequested)
             {
                 // The subscription ended: slow client, events lost to this process, or shutdown. The client resumes.
                 logger.LogDebug("Notification stream of user {UserId} ends: {Reason}.", viewer.UserId,
                     cancellationToken.IsCancellationRequested ? "the client left" : subscription.End);
                 return;
             }
+        }
+    }
+
+    LiveWrite ILiveWriter.TryWriteLive(NotificationEvent live)
+    {
+        // The same decisions as the stream's loop, for what can be decided at once; anything else is the loop's.
+        if (_aborted.IsCancellationRequested || (_epoch ?? live.Epoch) != live.Epoch
+            || !NotificationAccess.TryDecideNow(viewer, live, out var visible))
+        {
+            return LiveWrite.Declined;
+        }
+        if (live.Id <= _last)
+        {
+            return LiveWrite.Skipped;
+        }
+        if (visible)
+        {
+            try
+            {
+                Write(live);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Left to the stream's loop, which meets it as it would have met it writing this event itself.
+                return LiveWrite.Declined;
+            }
+        }
+        _epoch ??= live.Epoch;
+        _last = live.Id;
+        return visible ? LiveWrite.Written : LiveWrite.Skipped;
+    }
+
+    Task<bool>? ILiveWriter.TryFlushLive()
+    {
+        try
+        {
+            var flush = FlushAsync(_aborted);
+            // The client is slow (the flush waits for it) or gone (false): either way its stream's loop takes over.
+            return flush.IsCompletedSuccessfully && flush.Result ? null : flush.AsTask();
+        }
+        catch (Exception e)
+        {
+            // The stream's loop meets it as it would have met it flushing itself; the hub's loop goes on.
+            return Task.FromException<bool>(e);
         }
     }
 
