@@ -16,10 +16,8 @@ namespace Platform.Notifications;
 /// its stream slot renewed at the same time.
 /// <para>
 /// A live event is written as the bytes the hub encoded once for every stream (<see cref="NotificationEvent.Frame"/>),
-/// straight to the response's pipe; the events that are waiting go out with one flush. While the stream waits on an
-/// empty buffer, the hub's loop writes for it what needs no look-up (<see cref="ILiveWriter"/>, see
-/// <see cref="NotificationSubscription.Park"/>). Nothing here allocates per event: no per-stream formatting, no timer
-/// per wait (the hub wakes idle streams, see <see cref="NotificationSubscription.Wake"/>).
+/// straight to the response's pipe; the events that are waiting go out with one flush. Nothing here allocates per
+/// event: no per-stream formatting, no timer per wait (the hub wakes idle streams, see <see cref="NotificationSubscription.Wake"/>).
 /// </para>
 /// </summary>
 internal sealed class NotificationStream(
