@@ -33,22 +33,6 @@ public sealed class NotificationAccess(ProjectMemberCache members, IProjectMembe
         };
 
     /// <summary>
-    /// Decides without a look-up where the rule needs none (alerts, project_created); false for a deployment_status,
-    /// whose membership look-up only <see cref="CanSeeAsync"/> makes.
-    /// </summary>
-    public static bool TryDecideNow(NotificationViewer viewer, NotificationEvent notification, out bool visible)
-    {
-        (var decided, visible) = notification.Channel switch
-        {
-            NotificationChannels.SystemAlert => (true, true),
-            NotificationChannels.ProjectCreated => (true, viewer.IsAdmin),
-            NotificationChannels.DeploymentStatus => (false, false),
-            _ => (true, false),
-        };
-        return decided;
-    }
-
-    /// <summary>
     /// Whether the viewer could have seen an event of any of these topics (trimmed from the history while it was away).
     /// Conservative: true when membership cannot be read, or when more than <see cref="MaxTrimmedProjectsChecked"/>
     /// projects would have to be asked about (the client then starts over, as it would without this check).

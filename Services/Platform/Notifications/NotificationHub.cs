@@ -43,9 +43,6 @@ public sealed class NotificationHub : BackgroundService
     private string _epoch = "";
     private long _lastSeen;
     private volatile bool _catchUpNeeded;
-    // Streams the loop wrote events to and has not flushed yet (see FlushWritten), and how many events that spans.
-    private readonly HashSet<NotificationSubscription> _written = [];
-    private int _eventsUnflushed;
     private long _slowClientDrops;
     private long _recovered;
 
@@ -177,14 +174,12 @@ public sealed class NotificationHub : BackgroundService
                     {
                         await HandleAsync(NotificationEvent.Parse(message));
                     }
-                    FlushWritten(force: false);
                 }
                 catch (Exception e) when (RedisOutage.IsOutage(e))
                 {
                     // The history could not be read: try again shortly. Nothing is delivered out of order meanwhile;
                     // what is missed now comes from the history then.
                     _catchUpNeeded = true;
-                    FlushWritten(force: true);
                     _logger.LogWarning("Notifications: catching up from the history failed ({Message}); retrying in {Delay}.", e.Message, RetryDelay);
                     _ = Task.Delay(RetryDelay, stoppingToken).ContinueWith(_ => _inbox.Writer.TryWrite(null), TaskScheduler.Default);
                 }
@@ -193,7 +188,6 @@ public sealed class NotificationHub : BackgroundService
                     // A message that is not an event, or a bug: never let it stop the loop (and with it every stream).
                     // The next message catches up from the history, so nothing valid is skipped.
                     _catchUpNeeded = true;
-                    FlushWritten(force: true);
                     _logger.LogError(e, "Notifications: could not handle a message.");
                 }
             }
@@ -272,8 +266,6 @@ public sealed class NotificationHub : BackgroundService
 
     private async Task CatchUpAsync()
     {
-        // Nothing written waits for a read of the history (nor for its retries while Redis is away).
-        FlushWritten(force: true);
         _catchUpNeeded = false;
         var read = await _history.ReadSinceAsync(new EventPosition(_epoch, _lastSeen), NotificationChannels.All);
         if (read.Epoch != _epoch)
@@ -318,20 +310,11 @@ public sealed class NotificationHub : BackgroundService
         var dropped = 0;
         foreach (var subscription in subscriptions)
         {
-            if (subscription.End != SubscriptionEnd.None)
-            {
-                continue;
-            }
-            if (!subscription.TryDeliver(notification, out var written))
+            if (subscription.End == SubscriptionEnd.None && !subscription.TryDeliver(notification))
             {
                 dropped++;
             }
-            else if (written)
-            {
-                _written.Add(subscription);
-            }
         }
-        _eventsUnflushed++;
         if (dropped > 0)
         {
             Interlocked.Add(ref _slowClientDrops, dropped);
@@ -340,27 +323,6 @@ public sealed class NotificationHub : BackgroundService
         span?.SetTag("notification.id", notification.Id);
         span?.SetTag("notification.clients", subscriptions.Length);
     }
-
-    /// <summary>
-    /// Flushes the streams this loop wrote to: at once when no message waits in the inbox (no latency added), else after
-    /// at most <see cref="MaxEventsPerFlush"/> events, so a backlog goes out in fewer, larger writes (one send per client
-    /// for several events) instead of one per event.
-    /// </summary>
-    private void FlushWritten(bool force)
-    {
-        if (_written.Count == 0 || (!force && _inbox.Reader.Count > 0 && _eventsUnflushed < MaxEventsPerFlush))
-        {
-            return;
-        }
-        foreach (var subscription in _written)
-        {
-            subscription.FlushLive();
-        }
-        _written.Clear();
-        _eventsUnflushed = 0;
-    }
-
-    private const int MaxEventsPerFlush = 32;
 
     public override void Dispose()
     {

@@ -29,7 +29,7 @@ internal sealed class NotificationStream(
     SessionStore sessions,
     NotificationStreamOptions options,
     NotificationTelemetry telemetry,
-    ILogger logger) : IResult, ILiveWriter
+    ILogger logger) : IResult
 {
     public const string ResetEventType = "reset";
     private static readonly byte[] OpenComment = ": stream open\n\n"u8.ToArray();
@@ -38,12 +38,6 @@ internal sealed class NotificationStream(
     private enum Visibility { Visible, Hidden, Unknown }
 
     private PipeWriter _writer = null!;
-    private CancellationToken _aborted;
-    // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between history
-    // and live). A stream that read no history takes the epoch of the first event it gets. Written by this stream's
-    // loop, or by the hub's while the stream is parked (see NotificationSubscription.Park), never by both at once.
-    private long _last;
-    private string? _epoch;
 
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -56,7 +50,7 @@ internal sealed class NotificationStream(
         httpContext.Features.GetRequiredFeature<IHttpResponseBodyFeature>().DisableBuffering();
         _writer = response.BodyWriter;
 
-        var cancellationToken = _aborted = httpContext.RequestAborted;
+        var cancellationToken = httpContext.RequestAborted;
         using var leave = subscription;
         // A client that leaves while its stream waits: wake the stream so that it ends now.
         using var wakeOnAbort = cancellationToken.UnsafeRegister(static s => ((NotificationSubscription)s!).Wake(), subscription);
@@ -78,11 +72,13 @@ internal sealed class NotificationStream(
             return;
         }
 
-        _last = replay?.After.Id ?? 0;
-        _epoch = replay?.Epoch;
+        // The highest id handled so far, in this epoch: anything at or below it is a duplicate (the seam between
+        // history and live). A stream that read no history takes the epoch of the first event it gets.
+        var last = replay?.After.Id ?? 0;
+        var epoch = replay?.Epoch;
         if (replay is { Complete: false })
         {
-            _last = 0;
+            last = 0;
             _writer.Write(SseFrame.Encode(ResetEventType,
                 $$"""{"lastEventId":{{JsonSerializer.Serialize(replay.After.ToString())}},"epoch":{{JsonSerializer.Serialize(replay.Epoch)}},"sequence":{{replay.Sequence}},"reason":"The events after lastEventId are no longer kept; the whole history follows."}""",
                 null));
@@ -90,11 +86,11 @@ internal sealed class NotificationStream(
 
         foreach (var missed in replay?.Events ?? [])
         {
-            if (missed.Id <= _last)
+            if (missed.Id <= last)
             {
                 continue;
             }
-            _last = missed.Id;
+            last = missed.Id;
             var visibility = await VisibilityAsync(missed, cancellationToken);
             if (visibility == Visibility.Unknown)
             {
@@ -118,19 +114,19 @@ internal sealed class NotificationStream(
                 {
                     continue;
                 }
-                _epoch ??= live.Epoch;
-                if (live.Epoch != _epoch)
+                epoch ??= live.Epoch;
+                if (live.Epoch != epoch)
                 {
                     // Redis lost its data under this stream: the client resumes with its Last-Event-ID and gets a reset.
-                    logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, _epoch, live.Epoch);
+                    logger.LogDebug("Notification stream of user {UserId} ends: epoch {Old} is now {New}.", viewer.UserId, epoch, live.Epoch);
                     ends = true;
                     break;
                 }
-                if (live.Id <= _last)
+                if (live.Id <= last)
                 {
                     continue;
                 }
-                _last = live.Id;
+                last = live.Id;
                 var visibility = await VisibilityAsync(live, cancellationToken);
                 ends = visibility == Visibility.Unknown;
                 if (visibility == Visibility.Visible)
@@ -163,68 +159,14 @@ internal sealed class NotificationStream(
                 heartbeatAt = now + options.HeartbeatInterval;
             }
 
-            // No token: a leaving client and the hub's timer wake this wait by a WakeUp, so it allocates nothing. While
-            // it waits on an empty buffer, the hub writes the live events it can for it (Park).
-            if (!subscription.Park(this))
-            {
-                continue;
-            }
-            var woken = !cancellationToken.IsCancellationRequested && await subscription.Events.WaitToReadAsync(CancellationToken.None);
-            if (subscription.Unpark() is { } handedFlush && !await handedFlush)
-            {
-                return;
-            }
-            if (!woken || cancellationToken.IsCancellationRequested)
+            // No token: a leaving client and the hub's timer wake this wait by a WakeUp, so it allocates nothing.
+            if (cancellationToken.IsCancellationRequested || !await subscription.Events.WaitToReadAsync(CancellationToken.None))
             {
                 // The subscription ended: slow client, events lost to this process, or shutdown. The client resumes.
                 logger.LogDebug("Notification stream of user {UserId} ends: {Reason}.", viewer.UserId,
                     cancellationToken.IsCancellationRequested ? "the client left" : subscription.End);
                 return;
             }
-        }
-    }
-
-    LiveWrite ILiveWriter.TryWriteLive(NotificationEvent live)
-    {
-        // The same decisions as the stream's loop, for what can be decided at once; anything else is the loop's.
-        if (_aborted.IsCancellationRequested || (_epoch ?? live.Epoch) != live.Epoch
-            || !NotificationAccess.TryDecideNow(viewer, live, out var visible))
-        {
-            return LiveWrite.Declined;
-        }
-        if (live.Id <= _last)
-        {
-            return LiveWrite.Skipped;
-        }
-        if (visible)
-        {
-            try
-            {
-                Write(live);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                // Left to the stream's loop, which meets it as it would have met it writing this event itself.
-                return LiveWrite.Declined;
-            }
-        }
-        _epoch ??= live.Epoch;
-        _last = live.Id;
-        return visible ? LiveWrite.Written : LiveWrite.Skipped;
-    }
-
-    Task<bool>? ILiveWriter.TryFlushLive()
-    {
-        try
-        {
-            var flush = FlushAsync(_aborted);
-            // The client is slow (the flush waits for it) or gone (false): either way its stream's loop takes over.
-            return flush.IsCompletedSuccessfully && flush.Result ? null : flush.AsTask();
-        }
-        catch (Exception e)
-        {
-            // The stream's loop meets it as it would have met it flushing itself; the hub's loop goes on.
-            return Task.FromException<bool>(e);
         }
     }
 

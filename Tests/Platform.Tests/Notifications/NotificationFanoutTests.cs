@@ -50,61 +50,6 @@ public abstract class NotificationFanoutTests(RedisServerFixture redis)
         }
     }
 
-    /// <summary>
-    /// A waiting stream lends its writer to the hub, which writes alerts for it; an event whose visibility needs a
-    /// membership look-up goes through the stream's own loop. Mixed, with wake-ups every 10 ms (heartbeats) and alerts
-    /// that arrive while the stream's loop waits for a look-up, every stream still gets exactly what it may see, each
-    /// once, in id order.
-    /// </summary>
-    [Fact]
-    public async Task AlertsTheHubWritesAndMemberEventsTheStreamWritesArriveOnceInIdOrder()
-    {
-        await using var host = await NotifierHost.StartAsync(redis.ConnectionString, new FakeMembership(), new Dictionary<string, string?>
-        {
-            ["Notifications:HeartbeatInterval"] = "00:00:00.040",
-        });
-        var membership = (FakeMembership)host.Membership;
-        string member = $"u{Guid.NewGuid():N}", outsider = $"u{Guid.NewGuid():N}", project = $"p{Guid.NewGuid():N}";
-        membership.Add(member, project);
-        var streams = new List<SseClient>();
-        try
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                streams.Add(await SseClient.ConnectAsync(host.Client, await host.SignInAsync(i % 2 == 0 ? member : outsider)));
-            }
-
-            // Each alert right behind a member event: it reaches the hub while the streams' loops look the member up.
-            var published = new List<(bool Member, long Id)>();
-            for (var i = 0; i < 100; i++)
-            {
-                var deployment = host.Publisher.PublishAsync(NotificationChannels.DeploymentStatus,
-                    new { projectId = project, deploymentId = $"d{i}", jobId = $"j{i}", status = "running" });
-                var alerts = Enumerable.Range(0, 2).Select(n => host.Publisher.PublishAsync(NotificationChannels.SystemAlert,
-                    new { message = $"m{i}-{n}", severity = "info" })).ToList();
-                published.Add((true, await deployment));
-                published.AddRange((await Task.WhenAll(alerts)).Select(id => (false, id)));
-                await Task.Delay(TimeSpan.FromMilliseconds(i % 5));
-            }
-
-            var forMembers = published.Select(p => p.Id).Order().ToList();
-            var forOthers = published.Where(p => !p.Member).Select(p => p.Id).Order().ToList();
-            for (var i = 0; i < streams.Count; i++)
-            {
-                var expected = i % 2 == 0 ? forMembers : forOthers;
-                var received = await streams[i].ReadEventsAsync(expected.Count, Wait);
-                Assert.Equal(expected, received.Select(e => e.Id!.Value));
-            }
-        }
-        finally
-        {
-            foreach (var stream in streams)
-            {
-                await stream.DisposeAsync();
-            }
-        }
-    }
-
     private static async Task<NotificationEvent> NextEventAsync(NotificationSubscription subscription, CancellationToken cancellationToken)
     {
         while (true)

@@ -35,7 +35,6 @@ internal sealed class NotifierHost : IAsyncDisposable
     public NotificationPublisher Publisher => _app.Services.GetRequiredService<NotificationPublisher>();
     public SessionStore Sessions => _app.Services.GetRequiredService<SessionStore>();
     public ProjectMemberCache Members => _app.Services.GetRequiredService<ProjectMemberCache>();
-    public IProjectMembership Membership => _app.Services.GetRequiredService<IProjectMembership>();
 
     /// <param name="configure">Anything more the test composes into the host (its telemetry, say).</param>
     public static async Task<NotifierHost> StartAsync(string connectionString, IProjectMembership membership,
