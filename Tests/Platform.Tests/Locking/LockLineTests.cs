@@ -164,7 +164,7 @@ public abstract class LockLineTests(RedisServerFixture redis)
         return waiters;
     }
 
-    /// <summary>Entries in the lock's value: its holder, then the waiters in line (layout: acquire.lua).</summary>
+    /// <summary>Entries in the lock's value: its holder, then the waiters in line (layout: enqueue.lua).</summary>
     private async Task<int> LineLengthAsync()
     {
         var value = (string?)await redis.Connection.GetDatabase().StringGetAsync($"lock:{{{Name}}}");
