@@ -6,8 +6,11 @@ namespace Platform.Jobs;
 
 /// <summary>
 /// One call of claim.lua (complete a job and/or claim up to N), with a call id that its retries repeat: a retry whose
-/// first reply was lost gets the first call's answer back instead of acting twice (see claim.lua). Leases it hands
-/// out are counted from the FIRST send, since the script may have run then.
+/// first reply was lost gets the first call's answer back instead of acting twice (see claim.lua). Leases in an
+/// answer are counted from the send that got it: claim.lua starts (or, replaying, renews) every lease it returns no
+/// earlier than that send. Counting from the first send instead cut short leases the server had started later (a
+/// first send held in a stalled link, or lost with a master that died, then run fresh by a retry): the job's run was
+/// cancelled while the server still held its lease, and the lease then ran out with its attempt counted.
 /// </summary>
 internal sealed class ClaimCall(ProcessorContext context, int take, string completeId = "", string completeToken = "", string result = "")
 {
@@ -29,14 +32,15 @@ internal sealed class ClaimCall(ProcessorContext context, int take, string compl
     {
         // Only a retry can find a stored reply: the first send spares the script that lookup.
         var retry = _firstSent != 0;
+        var sent = Stopwatch.GetTimestamp();
         if (!retry)
         {
-            _firstSent = Stopwatch.GetTimestamp();
+            _firstSent = sent;
         }
         var answer = (RedisResult[])(await JobQueue.Claim.EvaluateAsync(context.Db, context.Keys.All,
             [context.Keys.Prefix, take, context.LeaseMs, _id, PromoteAtMost, completeId, completeToken, result, context.Queue.RetentionMs,
              retry ? 1 : 0]))!;
-        return new Reply(answer, _firstSent, context);
+        return new Reply(answer, sent, context);
     }
 
     /// <summary>claim.lua's answer: { next due, completion, orphans, 10 fields per leased job }.</summary>
@@ -50,7 +54,7 @@ internal sealed class ClaimCall(ProcessorContext context, int take, string compl
 
         public long Orphans => (long)answer[2];
 
-        /// <summary>The leased jobs, each with its lease deadline running from the call's first send.</summary>
+        /// <summary>The leased jobs, each with its lease deadline running from the send that got this answer.</summary>
         public RunningJob[] Jobs()
         {
             var jobs = new RunningJob[(answer.Length - Header) / Fields];

@@ -3,8 +3,11 @@
   "done, next" is one round trip; an idle worker's claim names no job; a stopping worker's completion claims none.
   Idempotent per call: ARGV[4] is unique per call, and a call that completed or leased anything stores its reply
   under <prefix>call:<ARGV[4]> for a lease. A retry whose first reply was lost (a timeout) gets that same reply:
-  the jobs the first call leased, its completion as it was; nothing is leased twice, no attempt is burnt. Only a
-  retry (ARGV[10] = 1) looks for a stored reply: a first send has none to find.
+  the jobs the first call leased (their leases renewed from now, see below), its completion as it was; nothing is
+  leased twice, no attempt is burnt. A retry that finds no stored reply runs as a first send would: the first never
+  ran, or ran on a master that died before its replica had it. Either way every lease in the answer starts no
+  earlier than this send, which is where the caller counts it from. Only a retry (ARGV[10] = 1) looks for a stored
+  reply: a first send has none to find.
   An id whose hash is gone (deleted by hand, evicted, a partial restore) is an orphan: it is removed from
   scheduled or ready, any partial hash is deleted, and it is counted; the queue goes on with the other jobs.
   KEYS     the six queue keys (see enqueue.lua): [1] ready [2] scheduled [3] active
@@ -36,7 +39,23 @@ local call = prefix .. 'call:' .. ARGV[4]
 if ARGV[10] == '1' then
   local replay = redis.call('GET', call)
   if replay then
-    return cjson.decode(replay)
+    -- The first send ran and its reply was lost. The caller counts the leases in the answer from THIS send (the
+    -- first send may have waited in a stalled link or died with a master, so the leases may be younger than it):
+    -- the ones still held under their token are renewed from now; a job no longer held (requeued, cancelled) is
+    -- left out, its lease is gone.
+    local stored = cjson.decode(replay)
+    local time = redis.call('TIME')
+    local leaseEnd = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[3])
+    local out = { stored[1], stored[2], stored[3] }
+    for i = 4, #stored, 10 do
+      if redis.call('HGET', prefix .. 'job:' .. stored[i], 'token') == stored[i + 1] then
+        redis.call('ZADD', active, leaseEnd, stored[i])
+        for j = i, i + 9 do
+          out[#out + 1] = stored[j]
+        end
+      end
+    end
+    return out
   end
 end
 

@@ -6,7 +6,8 @@
   ARGV[1]  key prefix jobs:{<q>}:      ARGV[2]  caller id (held in the guard)
   ARGV[3]  interval, ms (the guard's lifetime)          ARGV[4]  most jobs to recover in one call
   ARGV[5]  doorbell channel
-  ARGV[6]  '1' when the caller met this queue's Redis unreachable within the last lease (plus an interval): the leases
+  ARGV[6]  '1' when the caller met this queue's Redis unreachable within the last lease (plus two intervals and a
+           second, see Reaper.OutageWindow): the leases
            ending now may have ended because their workers' renewals and outcomes could not get through (a failover,
            a restart), not because the workers stopped. The outage is not the jobs' fault: each goes back to ready
            with its attempt not counted, and none is dead-lettered. Otherwise (or absent) the lost attempt counts.

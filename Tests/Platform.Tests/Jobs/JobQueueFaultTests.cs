@@ -4,6 +4,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Platform.Jobs;
 using Platform.Locking;
+using Platform.Redis;
 using Platform.Tests.Redis;
 using StackExchange.Redis;
 
@@ -97,6 +98,17 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         var waiting = (await jobs.GetAsync(third))!;
         Assert.Equal((JobState.Pending, 0), (waiting.State, waiting.Attempts)); // not leased to nobody
         Assert.Equal(new QueueCounts(_queue, 1, 0, 1, 0), await jobs.GetCountsAsync(_queue));
+
+        // A replay renews the leases it hands back; a job no longer held under its token (taken back, leased again)
+        // is left out of it: its lease is gone, the caller must not run it.
+        var leaseEnd = await db.SortedSetScoreAsync(keys.All[2], second);
+        await Task.Delay(20);
+        var renewed = await ClaimAsync(db, keys, 1, 5000, "call-2", complete: first, token: (string)claimed[4]!, retry: true);
+        Assert.Equal(again.Select(r => r.ToString()), renewed.Select(r => r.ToString()));
+        Assert.True(await db.SortedSetScoreAsync(keys.All[2], second) > leaseEnd, "the replay did not renew the lease it handed back");
+        await db.HashSetAsync(keys.Job(second), "token", "a-later-lease:1");
+        var gone = await ClaimAsync(db, keys, 1, 5000, "call-2", complete: first, token: (string)claimed[4]!, retry: true);
+        Assert.Equal(again.Take(3).Select(r => r.ToString()), gone.Select(r => r.ToString()));
     }
 
     [Fact]
@@ -124,6 +136,51 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         Assert.All(statuses, s => Assert.Equal((JobState.Completed, 1), (s!.State, s.Attempts))); // none stranded, reaped or dead
         Assert.Equal(ids, handler.Ran);
         Assert.Equal(new QueueCounts(_queue, 0, 0, 0, 0), await jobs.GetCountsAsync(_queue));
+    }
+
+    [Fact]
+    public async Task AClaimHeldInAStalledLinkCountsItsLeaseFromTheSendThatGotTheAnswer()
+    {
+        // A claim goes into a link that holds it for most of a lease; when the link flows again the claim runs (its
+        // lease starts then) and the resend gets its answer. Counted from the first send, the lease was nearly over on
+        // arrival: the job's run was cancelled while the server still held the lease, which then ran out with its
+        // attempt counted (CI: a job dead-lettered through a failover, whose claim ran on the new master).
+        await using var proxy = StallingProxy.Start(redis.Server);
+        await using var stalling = await proxy.ConnectAsync(timeoutMs: 300);
+        var lease = TimeSpan.FromSeconds(10);
+        var jobs = JobQueueTests.Queue(stalling, _queue);
+        var id = (await JobQueueTests.Queue(redis.Connection, _queue).EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", MaxAttempts: 1))).JobId;
+        var call = new ClaimCall(new ProcessorContext(jobs, new JobProcessorOptions { Queue = _queue, VisibilityTimeout = lease }, NullLogger.Instance), 1);
+
+        proxy.Stall();
+        var firstSent = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<TimeoutException>(call.SendAsync); // held in the link: a timeout
+        await Task.Delay(TimeSpan.FromSeconds(6) - firstSent.Elapsed);
+        proxy.Resume(); // the first send runs now: its lease ends 10 s from here
+        ClaimCall.Reply? reply = null;
+        for (var waited = Stopwatch.StartNew(); reply is null; await Task.Delay(100))
+        {
+            try
+            {
+                reply = await call.SendAsync(); // the stored answer, once the client has its connection back
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException && waited.Elapsed < TimeSpan.FromSeconds(3))
+            {
+            }
+        }
+        var job = Assert.Single(reply.Jobs());
+        var serverLeaseLeft = (long)(await redis.Connection.GetDatabase().ScriptEvaluateAsync(
+            "local t = redis.call('TIME') return redis.call('ZSCORE', KEYS[1], ARGV[1]) - (t[1] * 1000 + math.floor(t[2] / 1000))",
+            [new JobKeys(_queue).All[2]], [id]));
+
+        Assert.Equal(id, job.Id);
+        Assert.Equal(1, job.Context.Attempt);
+        // Counted from the resend (at least 6 s after the first): most of the lease is left, as on the server, and the
+        // worker's deadline still comes first.
+        Assert.True(job.LeaseLeft > lease - LeaseDeadline.MarginOf(lease) - TimeSpan.FromSeconds(2),
+            $"{job.LeaseLeft.TotalSeconds:F1} s left of the job's lease, {firstSent.Elapsed.TotalSeconds:F1} s after the claim was first sent");
+        Assert.True(job.LeaseLeft.TotalMilliseconds < serverLeaseLeft, $"the worker counts {job.LeaseLeft.TotalMilliseconds} ms, the server {serverLeaseLeft} ms");
+        await job.DisposeAsync();
     }
 
     [Fact]
