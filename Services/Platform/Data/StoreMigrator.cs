@@ -20,12 +20,22 @@ public static class StoreMigrator
             return;
         }
 
-        if (db.Database.GetDbConnection().DataSource is { Length: > 0 } file && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder)
+        if (db.Database.GetDbConnection().DataSource is not { Length: > 0 } file || file == ":memory:")
         {
-            Directory.CreateDirectory(folder);
+            await baseline.AdoptAsync(db, logger, cancellationToken);
+            await db.Database.MigrateAsync(cancellationToken);
+            return;
+        }
+        file = Path.GetFullPath(file);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        // Replicas on one machine share the file: one migrates at a time, under a lock that dies with its holder
+        // (EF Core's own row lock outlives a killed process and then hangs every later start).
+        await using var migrating = await SqliteMigrationLock.AcquireAsync(file, cancellationToken);
+        if (await SqliteMigrationLock.RemoveLeftoverEfLockAsync(db, cancellationToken))
+        {
+            logger.LogWarning("Removed the migration lock a stopped migrator left in {File}: migrating", file);
         }
         await baseline.AdoptAsync(db, logger, cancellationToken);
-        // EF Core serialises concurrent migrations of one SQLite file itself (its __EFMigrationsLock row).
         await db.Database.MigrateAsync(cancellationToken);
     }
 
