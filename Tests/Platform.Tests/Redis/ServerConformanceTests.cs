@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+using System.Text;
 using StackExchange.Redis;
 
 namespace Platform.Tests.Redis;
@@ -37,13 +39,21 @@ public abstract class ServerConformanceTests(RedisServerFixture redis)
         Assert.Equal(16 * 500, (long)await redis.Connection.GetDatabase().StringGetAsync(key));
     }
 
+    /// <summary>
+    /// Asked over a plain socket, so that the server's own answer is read: through a client library, a busy machine's
+    /// connect timeout ends the handshake first and the error no longer says why (CI saw that on the cluster).
+    /// </summary>
     [Fact]
     public async Task TheServerRefusesClientsWithoutThePassword()
     {
-        await using var anonymous = await ConnectionMultiplexer.ConnectAsync(
-            $"{redis.ConnectionString.Split(',')[0]},abortConnect=false,connectTimeout=2000,asyncTimeout=2000");
+        var endpoint = redis.ConnectionString.Split(',')[0];
+        using var client = new TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await client.ConnectAsync(endpoint[..endpoint.LastIndexOf(':')], int.Parse(endpoint[(endpoint.LastIndexOf(':') + 1)..]), timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync("*2\r\n$3\r\nGET\r\n$8\r\nanything\r\n"u8.ToArray(), timeout.Token);
+        var reply = await new StreamReader(stream, Encoding.ASCII).ReadLineAsync(timeout.Token);
 
-        var refused = await Assert.ThrowsAnyAsync<RedisException>(() => anonymous.GetDatabase().StringGetAsync("anything"));
-        Assert.Contains("NOAUTH", refused.ToString());
+        Assert.StartsWith("-NOAUTH", reply);
     }
 }
