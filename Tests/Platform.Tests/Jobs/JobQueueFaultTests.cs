@@ -147,7 +147,7 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         // attempt counted (CI: a job dead-lettered through a failover, whose claim ran on the new master).
         await using var proxy = StallingProxy.Start(redis.Server);
         await using var stalling = await proxy.ConnectAsync(timeoutMs: 300);
-        var lease = TimeSpan.FromSeconds(10);
+        var lease = TimeSpan.FromSeconds(15);
         var jobs = JobQueueTests.Queue(stalling, _queue);
         var id = (await JobQueueTests.Queue(redis.Connection, _queue).EnqueueAsync(new EnqueueRequest(_queue, "t", "{}", MaxAttempts: 1))).JobId;
         var call = new ClaimCall(new ProcessorContext(jobs, new JobProcessorOptions { Queue = _queue, VisibilityTimeout = lease }, NullLogger.Instance), 1);
@@ -156,7 +156,7 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         var firstSent = Stopwatch.StartNew();
         await Assert.ThrowsAnyAsync<TimeoutException>(call.SendAsync); // held in the link: a timeout
         await Task.Delay(TimeSpan.FromSeconds(6) - firstSent.Elapsed);
-        proxy.Resume(); // the first send runs now: its lease ends 10 s from here
+        proxy.Resume(); // the first send runs now: its lease ends 15 s from here
         ClaimCall.Reply? reply = null;
         for (var waited = Stopwatch.StartNew(); reply is null; await Task.Delay(100))
         {
@@ -164,7 +164,7 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
             {
                 reply = await call.SendAsync(); // the stored answer, once the client has its connection back
             }
-            catch (Exception e) when (e is RedisException or TimeoutException && waited.Elapsed < TimeSpan.FromSeconds(3))
+            catch (Exception e) when (e is RedisException or TimeoutException && waited.Elapsed < TimeSpan.FromSeconds(8))
             {
             }
         }
@@ -177,7 +177,8 @@ public abstract class JobQueueFaultTests(RedisServerFixture redis)
         Assert.Equal(1, job.Context.Attempt);
         // Counted from the resend (at least 6 s after the first): most of the lease is left, as on the server, and the
         // worker's deadline still comes first.
-        Assert.True(job.LeaseLeft > lease - LeaseDeadline.MarginOf(lease) - TimeSpan.FromSeconds(2),
+        // (Counted from the first send, at most 15 - 1 - 6 = 8 s could be left.)
+        Assert.True(job.LeaseLeft > lease - LeaseDeadline.MarginOf(lease) - TimeSpan.FromSeconds(3),
             $"{job.LeaseLeft.TotalSeconds:F1} s left of the job's lease, {firstSent.Elapsed.TotalSeconds:F1} s after the claim was first sent");
         Assert.True(job.LeaseLeft.TotalMilliseconds < serverLeaseLeft, $"the worker counts {job.LeaseLeft.TotalMilliseconds} ms, the server {serverLeaseLeft} ms");
         await job.DisposeAsync();
