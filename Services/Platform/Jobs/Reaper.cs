@@ -8,8 +8,9 @@ namespace Platform.Jobs;
 /// Offers every <see cref="JobProcessorOptions.ReapInterval"/> to recover jobs whose lease ended (reap.lua: one worker
 /// per interval does the work), removes orphan ids it meets in the active set, and samples the queue's depth for the
 /// <c>jobs.queue.depth</c> gauge. Leases that end within a lease (and a little, see <see cref="OutageWindow"/>) of this
-/// worker meeting the queue's Redis unreachable are requeued with their attempt not counted (see reap.lua): an outage is not the jobs' fault. Failures are logged
-/// and skipped: the reaper never stops. A pass is counted (<c>jobs.reaps</c>); only a pass that recovered jobs is traced.
+/// worker meeting the queue's Redis unreachable are requeued with their attempt not counted (see reap.lua): an outage
+/// is not the jobs' fault. Failures are logged and skipped: the reaper never stops. A pass is counted
+/// (<c>jobs.reaps</c>); only a pass that recovered jobs is traced.
 /// </summary>
 internal sealed class Reaper(ProcessorContext context, string workerId)
 {
