@@ -1,6 +1,7 @@
 using Api.Caching;
 using Api.Deployments;
 using Api.Jobs;
+using Api.Outbox;
 using Api.Portal;
 using Api.Projects;
 using Api.Users;
@@ -47,6 +48,7 @@ app.MapWhoAmI("/api");
 app.MapProjectsApi();
 app.MapDeploymentsApi();
 app.MapJobsApi();
+app.MapOutboxApi();
 app.MapUserProfilesApi();
 app.MapProjectMembersApi();
 // The sign-in route (appsettings.json, Metadata SignIn) carries the sign-in limits: every path spelling that routing

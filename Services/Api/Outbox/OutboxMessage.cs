@@ -21,9 +21,15 @@ public sealed class OutboxMessage
     /// <summary>The <see cref="EnqueueRequest"/> or <see cref="OutboxNotification"/>, as JSON.</summary>
     public required string Payload { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
-    /// <summary>Failed sends so far; the dispatcher tries again at its next pass.</summary>
+    /// <summary>Failed sends so far; the dispatcher tries again at its next pass (unless the message is parked).</summary>
     public int Attempts { get; set; }
     public string? LastError { get; set; }
+    /// <summary>
+    /// When Redis refused the message for good (a job its queue rejects, a message that cannot be read): it is no longer
+    /// sent and no longer holds up the messages after it; an operator lists it and sends it again once the cause is fixed
+    /// (<c>/api/admin/outbox</c>). Null while the message waits to be sent.
+    /// </summary>
+    public DateTimeOffset? ParkedAt { get; set; }
 
     /// <summary>A job to enqueue; it must carry an idempotency key, so a second send finds the first job.</summary>
     public static OutboxMessage Job(EnqueueRequest request)

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Net.Http.Json;
 using Api.Caching;
+using Api.Outbox;
 using Api.Projects;
 using Api.Users;
 using Microsoft.AspNetCore.Builder;
@@ -41,7 +42,8 @@ internal sealed class ApiHost : IAsyncDisposable
     public JobQueue Jobs => _app.Services.GetRequiredService<JobQueue>();
 
     /// <param name="projects">The projects connection string: <c>Data Source=file</c> or a PostgreSQL one.</param>
-    public static async Task<ApiHost> StartAsync(RedisServerProcess server, string projects)
+    /// <param name="queues">The job queues this api serves (default: deployment, provision, email).</param>
+    public static async Task<ApiHost> StartAsync(RedisServerProcess server, string projects, string[]? queues = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "api" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -59,7 +61,7 @@ internal sealed class ApiHost : IAsyncDisposable
         builder.AddApiOutputCache();
         builder.AddProjects();
         builder.AddUserProfiles();
-        builder.AddJobQueue(options => options.Queues.AddRange(["deployment", "provision", "email"]));
+        builder.AddJobQueue(options => options.Queues.AddRange(queues ?? ["deployment", "provision", "email"]));
         builder.AddNotificationPublisher();
         builder.Services.AddProblemDetails();
         var fault = new StoreFault();
@@ -73,15 +75,26 @@ internal sealed class ApiHost : IAsyncDisposable
         app.UseAuthorization();
         app.UseOutputCache();
         app.MapProjectsApi();
+        app.MapOutboxApi();
         await app.InitializeProjectsAsync();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new ApiHost(app, new Uri(address), fault);
     }
 
-    public async Task<string> SignInAsync(string userId) =>
+    public async Task<string> SignInAsync(string userId, string role = "user") =>
         (await _app.Services.GetRequiredService<SessionStore>()
-            .CreateAsync(new SessionUser(userId, $"{userId}@example.com", userId, ["user"], "user"), "tests")).Token;
+            .CreateAsync(new SessionUser(userId, $"{userId}@example.com", userId, [role], role), "tests")).Token;
+
+    /// <summary>Writes a message straight into the outbox, as a transaction of this or another replica would have left it.</summary>
+    public async Task<long> AddOutboxMessageAsync(OutboxMessage message)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ProjectsDb>();
+        db.OutboxMessages.Add(message);
+        await db.SaveChangesAsync();
+        return message.Id;
+    }
 
     public async Task<HttpResponseMessage> CreateProjectAsync(string token, string name)
     {

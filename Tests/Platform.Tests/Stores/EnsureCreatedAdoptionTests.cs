@@ -4,7 +4,7 @@ namespace Platform.Tests.Stores;
 
 /// <summary>
 /// A SQLite database that EnsureCreated made at commit eea6f9f (before migrations and before the outbox) is migrated
-/// in place at the next start: its rows stay, the outbox table is added, and its history names both migrations.
+/// in place at the next start: its rows stay, the outbox table is added, and its history names every migration.
 /// </summary>
 public sealed class EnsureCreatedAdoptionTests : IDisposable
 {
@@ -26,9 +26,9 @@ public sealed class EnsureCreatedAdoptionTests : IDisposable
         Assert.Equal(["legacy"], await QueryAsync(connectionString, "SELECT \"Name\" FROM \"Projects\""));
         Assert.Equal(["u-1"], await QueryAsync(connectionString, "SELECT \"UserId\" FROM \"ProjectMembers\""));
         Assert.Equal(["d-1"], await QueryAsync(connectionString, "SELECT \"Id\" FROM \"Deployments\""));
-        Assert.Equal(["Initial", "Outbox"], (await QueryAsync(connectionString,
+        Assert.Equal(["Initial", "Outbox", "OutboxParking"], (await QueryAsync(connectionString,
             "SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\" ORDER BY \"MigrationId\"")).Select(id => id[(id.IndexOf('_') + 1)..]));
-        // The outbox table the second migration made takes rows.
+        // The outbox table the later migrations made takes rows.
         await ExecuteAsync(connectionString, "INSERT INTO \"OutboxMessages\" (\"Kind\", \"Payload\", \"CreatedAt\", \"Attempts\") VALUES ('job', '{}', '2026-11-30', 0)");
     }
 
@@ -44,8 +44,10 @@ public sealed class EnsureCreatedAdoptionTests : IDisposable
 
         await StoreHost.InitializeProjectsAsync(connectionString);
 
-        Assert.Equal(["{\"queue\":\"provision\"}"], await QueryAsync(connectionString, "SELECT \"Payload\" FROM \"OutboxMessages\""));
-        Assert.Equal(2, (await QueryAsync(connectionString, "SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\"")).Count);
+        // Its row stays, waiting to be sent (not parked), and the later migration (OutboxParking) ran on it.
+        Assert.Equal(["{\"queue\":\"provision\"} pending"], await QueryAsync(connectionString,
+            "SELECT \"Payload\" || CASE WHEN \"ParkedAt\" IS NULL THEN ' pending' ELSE ' parked' END FROM \"OutboxMessages\""));
+        Assert.Equal(3, (await QueryAsync(connectionString, "SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\"")).Count);
     }
 
     [Fact]
