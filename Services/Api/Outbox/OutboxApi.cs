@@ -1,3 +1,4 @@
+using System.Globalization;
 using Api.Projects;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -17,7 +18,7 @@ public static class OutboxApi
     {
         var admin = endpoints.MapGroup("/api/admin/outbox").RequireAuthorization(policy => policy.RequireRole(SessionRoles.Admin));
         admin.MapGet("/", List);
-        admin.MapPost("/{id:long}/retry", Retry);
+        admin.MapPost("/{id}/retry", Retry);
         return endpoints;
     }
 
@@ -36,18 +37,21 @@ public static class OutboxApi
     /// Un-parks a message and runs a dispatch pass at once; answers where the message is after it: <c>sent</c>,
     /// <c>parked</c> again (with the new error) or <c>pending</c> (an outage: the poll sends it later).
     /// </summary>
-    private static async Task<Results<Ok<OutboxRetry>, ProblemHttpResult>> Retry(long id, ProjectsDb db, OutboxDispatcher dispatcher,
+    private static async Task<Results<Ok<OutboxRetry>, ProblemHttpResult>> Retry(string id, ProjectsDb db, OutboxDispatcher dispatcher,
         ILogger<OutboxDispatcher> logger, CancellationToken cancellationToken)
     {
-        var unparked = await db.OutboxMessages.Where(m => m.Id == id && m.ParkedAt != null)
+        if (!long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var messageId))
+        {
+            return NoSuchMessage(id);
+        }
+        var unparked = await db.OutboxMessages.Where(m => m.Id == messageId && m.ParkedAt != null)
             .ExecuteUpdateAsync(update => update.SetProperty(m => m.ParkedAt, (DateTimeOffset?)null), cancellationToken);
         if (unparked == 0)
         {
-            return await db.OutboxMessages.AnyAsync(m => m.Id == id, cancellationToken)
+            return await db.OutboxMessages.AnyAsync(m => m.Id == messageId, cancellationToken)
                 ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Not parked",
                     detail: $"Outbox message {id} is not parked: it waits to be sent, and is sent without help.")
-                : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such message",
-                    detail: $"There is no outbox message {id}: it was sent, or never existed.");
+                : NoSuchMessage(id);
         }
         try
         {
@@ -56,12 +60,16 @@ public static class OutboxApi
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The pass failed (the store, say): the message is un-parked, and the next poll sends it.
-            logger.LogWarning(e, "Outbox: the pass after un-parking message {Id} failed; the next pass tries again.", id);
+            logger.LogWarning(e, "Outbox: the pass after un-parking message {Id} failed; the next pass tries again.", messageId);
         }
-        var message = await db.OutboxMessages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, cancellationToken);
+        var message = await db.OutboxMessages.AsNoTracking().FirstOrDefaultAsync(m => m.Id == messageId, cancellationToken);
         var state = message is null ? "sent" : message.ParkedAt is not null ? "parked" : "pending";
-        return TypedResults.Ok(new OutboxRetry(id, state, message?.LastError));
+        return TypedResults.Ok(new OutboxRetry(messageId, state, message?.LastError));
     }
+
+    private static ProblemHttpResult NoSuchMessage(string id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such message",
+            detail: $"There is no outbox message '{id}': it was sent, or never existed.");
 }
 
 /// <summary>The outbox as an operator sees it.</summary>

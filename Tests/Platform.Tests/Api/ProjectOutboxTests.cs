@@ -145,6 +145,14 @@ public abstract class ProjectOutboxTests : IAsyncLifetime
         using var again = await SendAsync(upgraded, HttpMethod.Post, $"/api/admin/outbox/{refused}/retry", operatorToken);
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
         Assert.Equal("application/problem+json", again.Content.Headers.ContentType?.MediaType);
+        using var notAnId = await SendAsync(upgraded, HttpMethod.Post, "/api/admin/outbox/1x/retry", operatorToken);
+        Assert.Equal(HttpStatusCode.NotFound, notAnId.StatusCode);
+        Assert.Equal("application/problem+json", notAnId.Content.Headers.ContentType?.MediaType);
+        // A message that waits to be sent (none of this host's passes has run since it was written) is not parked.
+        var waiting = await upgraded.AddOutboxMessageAsync(OutboxMessage.Job(new EnqueueRequest("reports", "monthly-report", "{}", IdempotencyKey: "monthly-report:2026-12")));
+        using var notParked = await SendAsync(upgraded, HttpMethod.Post, $"/api/admin/outbox/{waiting}/retry", operatorToken);
+        Assert.Equal(HttpStatusCode.Conflict, notParked.StatusCode);
+        Assert.Equal((1, 0), ((await GetOutboxAsync(upgraded, operatorToken)).Pending, (await GetOutboxAsync(upgraded, operatorToken)).Parked));
     }
 
     private static async Task<HttpResponseMessage> SendAsync(ApiHost api, HttpMethod method, string path, string token)
