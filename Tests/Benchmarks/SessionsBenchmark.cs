@@ -9,7 +9,7 @@ using Platform.Sessions;
 namespace Benchmarks;
 
 /// <summary>
-/// Session validation (validate + touch, one script) beside the ASP.NET Core distributed-session pattern on
+/// Session validation (two plain reads sent together, or the validate script when a touch is due) beside the ASP.NET Core distributed-session pattern on
 /// Microsoft.Extensions.Caching.StackExchangeRedis (what <c>AddSession</c> + <c>AddStackExchangeRedisCache</c> does
 /// per request: <c>GetAsync</c> to load, <c>RefreshAsync</c> to slide the expiry), with the same lifetimes (idle and
 /// absolute), the same session count and the same round-robin order, in alternating rounds.

@@ -6,8 +6,9 @@ using StackExchange.Redis;
 namespace Platform.Sessions;
 
 /// <summary>
-/// Sessions in Redis. Every operation is one script (one round trip) on the keys of one user, decided on the
-/// server's clock. Redis errors are not caught here: the host turns them into 503 (see RedisOutage).
+/// Sessions in Redis. Every operation is one round trip on the keys of one user, decided on the server's clock: a script
+/// each, except the common validation (a live session, no touch due), which is two plain reads sent together.
+/// Redis errors are not caught here: the host turns them into 503 (see RedisOutage).
 /// </summary>
 public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionStoreOptions> options, SessionTelemetry telemetry)
 {
@@ -54,10 +55,18 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
             return null;
         }
 
-        var result = await ValidateScript.EvaluateAsync(Db,
-            [SessionKeys.Session(userId, hash), SessionKeys.Index(userId), SessionKeys.Expiries(userId)],
-            [Milliseconds(Options.IdleTimeout), Milliseconds(Options.TouchInterval), SessionKeys.SessionPrefix(userId)]);
-        var session = result.IsNull ? null : Read(result);
+        RedisKey[] keys = [SessionKeys.Session(userId, hash), SessionKeys.Index(userId), SessionKeys.Expiries(userId)];
+        RedisValue[] args = [Milliseconds(Options.IdleTimeout), Milliseconds(Options.TouchInterval), SessionKeys.SessionPrefix(userId)];
+        var (session, touchDue) = await ReadLiveAsync(keys[0]);
+        if (session is null)
+        {
+            var result = await ValidateScript.EvaluateAsync(Db, keys, args);
+            session = result.IsNull ? null : Read((RedisValue[])result!);
+        }
+        else if (touchDue)
+        {
+            _ = TouchAsync(keys, args);
+        }
 
         telemetry.Validations.Add(1, new KeyValuePair<string, object?>("outcome", session is null ? "invalid" : "valid"));
         span?.SetTag("enduser.id", userId);
@@ -110,10 +119,64 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
             [SessionKeys.Index(userId), SessionKeys.Expiries(userId)], [SessionKeys.SessionPrefix(userId), "tier", tier, "roles", string.Join(',', roles)]);
     }
 
-    /// <summary>validate.lua returns the profile field, last activity and the absolute expiry, in that order.</summary>
-    private Session Read(RedisResult result)
+    /// <summary>
+    /// The validation of a live session, without a script: its three fields and its TTL, two plain commands sent together
+    /// (one round trip; server CPU per validation is what bounds it under load, and a script call costs more than both).
+    /// The rule is validate.lua's: every touch sets the TTL to min(idle, abs - last), so a key that exists is within both
+    /// expiries, and what is gone of that TTL is the time since the last touch, all on the server's clock. Returns the
+    /// session and whether a touch is due (then as of the server's time of the PTTL: the time the touch will write, give
+    /// or take the moment); no session when validate.lua must decide: a miss (it prunes the user's ended sessions), a
+    /// session of the earlier layout (it converts it), a key without a TTL, or <c>TouchInterval</c> 0 (every validation
+    /// touches: the script alone is one round trip). The two replies need not be of one instant: a touch or a revocation
+    /// between them at worst makes a touch due that validate.lua, deciding again, does not write.
+    /// </summary>
+    private async Task<(Session? Session, bool TouchDue)> ReadLiveAsync(RedisKey key)
     {
-        var values = (RedisValue[])result!;
+        if (Options.TouchInterval <= TimeSpan.Zero)
+        {
+            return (null, false);
+        }
+        var db = Db;
+        var fields = db.HashGetAsync(key, SessionFields);
+        var ttl = db.KeyTimeToLiveAsync(key);
+        var values = await fields;
+        if (await ttl is not { } left || values[0].IsNull || values[1].IsNull || values[2].IsNull)
+        {
+            return (null, false);
+        }
+        var last = (long)values[1];
+        var sinceTouch = Math.Min(Milliseconds(Options.IdleTimeout), (long)values[2] - last) - (long)left.TotalMilliseconds;
+        if (sinceTouch < Milliseconds(Options.TouchInterval))
+        {
+            return (Read(values), false);
+        }
+        values[1] = last + sinceTouch;
+        return (Read(values), true);
+    }
+
+    /// <summary>
+    /// A due touch, written by validate.lua after the validation has answered: the request does not wait for it (one
+    /// round trip per validation). The script decides again, atomically, on the server's clock (a session revoked or
+    /// touched meanwhile is left as it is). One that fails is counted, and the next validation finds the touch still due.
+    /// </summary>
+    private async Task TouchAsync(RedisKey[] keys, RedisValue[] args)
+    {
+        try
+        {
+            await ValidateScript.EvaluateAsync(Db, keys, args);
+            telemetry.Touches.Add(1, new KeyValuePair<string, object?>("outcome", "done"));
+        }
+        catch (Exception)
+        {
+            telemetry.Touches.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+        }
+    }
+
+    /// <summary>The profile field, last activity and the absolute expiry, in that order (as validate.lua returns them).</summary>
+    private static readonly RedisValue[] SessionFields = ["p", "last", "abs"];
+
+    private Session Read(RedisValue[] values)
+    {
         var profile = SessionProfile.Parse(((ReadOnlyMemory<byte>)values[0]).Span);
         var last = Time(values[1]);
         var absolute = Time(values[2]);

@@ -19,6 +19,8 @@ public sealed class SessionTelemetry : IDisposable
         Created = _meter.CreateCounter<long>("sessions.created", description: "Sessions created (sign-ins).");
         Revoked = _meter.CreateCounter<long>("sessions.revoked", description: "Sessions revoked.");
         SignIns = _meter.CreateCounter<long>("sessions.sign_ins", description: "Sign-in attempts, by outcome (succeeded, failed).");
+        Touches = _meter.CreateCounter<long>("sessions.touches",
+            description: "Due touches written after their validation answered, by outcome (done, failed: the next validation finds it still due).");
         _meter.CreateObservableGauge("sessions.active", ObserveActiveSessions,
             description: "Live sessions in Redis, counted by the auth service's periodic scan.");
     }
@@ -27,6 +29,7 @@ public sealed class SessionTelemetry : IDisposable
     public Counter<long> Created { get; }
     public Counter<long> Revoked { get; }
     public Counter<long> SignIns { get; }
+    public Counter<long> Touches { get; }
 
     public void ReportActiveSessions(long count) => Volatile.Write(ref _activeSessions, count);
 
