@@ -139,8 +139,9 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<SessionS
         var db = Db;
         var fields = db.HashGetAsync(key, SessionFields);
         var ttl = db.KeyTimeToLiveAsync(key);
-        var values = await fields;
-        if (await ttl is not { } left || values[0].IsNull || values[1].IsNull || values[2].IsNull)
+        await Task.WhenAll(fields, ttl); // both observed, so a failure of one (an outage) leaves no unobserved task behind
+        var values = fields.Result;
+        if (ttl.Result is not { } left || values[0].IsNull || values[1].IsNull || values[2].IsNull)
         {
             return (null, false);
         }
